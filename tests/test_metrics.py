@@ -1,0 +1,151 @@
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from sklearn.metrics import average_precision_score, ndcg_score
+
+from xmr_lite import metrics as m
+
+RNG = np.random.default_rng(1)
+
+# One query, five items. Ranked by score: items 2, 0, 4, 1, 3; relevant items: 0 and 3.
+SCORES = np.array([[0.8, 0.3, 0.9, 0.1, 0.5]])
+RELEVANT = np.array([[True, False, False, True, False]])
+
+
+def test_hand_computed_example():
+    assert m.hit_rate_at_k(SCORES, RELEVANT, 1) == 0.0
+    assert m.hit_rate_at_k(SCORES, RELEVANT, 2) == 1.0
+    assert m.recall_at_k(SCORES, RELEVANT, 2) == 0.5
+    assert m.recall_at_k(SCORES, RELEVANT, 5) == 1.0
+    assert m.precision_at_k(SCORES, RELEVANT, 2) == 0.5
+    # relevant at ranks 2 and 5: AP = (1/2 + 2/5) / 2
+    assert m.average_precision(SCORES, RELEVANT)[0] == pytest.approx(0.45)
+    assert m.mrr(SCORES, RELEVANT) == 0.5
+    assert m.median_rank(SCORES, RELEVANT) == 2.0
+    assert m.mean_rank(SCORES, RELEVANT) == 2.0
+    dcg = 1 / np.log2(3) + 1 / np.log2(6)
+    ideal = 1 / np.log2(2) + 1 / np.log2(3)
+    assert m.ndcg_at_k(SCORES, RELEVANT, 5) == pytest.approx(dcg / ideal)
+
+
+def test_hit_rate_and_recall_differ_with_many_relevant_items():
+    scores = np.array([[0.9, 0.8, 0.1, 0.2]])
+    relevance = np.array([[True, False, True, True]])
+    assert m.hit_rate_at_k(scores, relevance, 1) == 1.0
+    assert m.recall_at_k(scores, relevance, 1) == pytest.approx(1 / 3)
+
+
+def test_ties_are_broken_by_gallery_index():
+    scores = np.zeros((1, 4))
+    assert m.mrr(scores, np.array([[False, False, True, False]])) == pytest.approx(1 / 3)
+    assert m.mrr(scores, np.array([[True, False, False, False]])) == 1.0
+
+
+def test_average_precision_matches_sklearn(device):
+    scores = RNG.normal(size=(20, 30))
+    relevance = RNG.random(size=(20, 30)) < 0.3
+    relevance[:, 0] = True  # every query has a relevant item
+    ours = m.average_precision(torch.from_numpy(scores).to(device), torch.from_numpy(relevance).to(device))
+    assert ours.device.type == device.type
+    expected = [average_precision_score(r, s) for r, s in zip(relevance, scores, strict=True)]
+    np.testing.assert_allclose(ours.cpu().numpy(), expected, rtol=1e-12)
+    assert m.mean_average_precision(scores, relevance) == pytest.approx(np.mean(expected))
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 30])
+def test_ndcg_matches_sklearn_with_graded_relevance(k):
+    scores = RNG.normal(size=(15, 30))
+    grades = RNG.integers(0, 4, size=(15, 30)).astype(float)
+    grades[:, 0] = 2.0
+    assert m.ndcg_at_k(scores, grades, k) == pytest.approx(ndcg_score(grades, scores, k=k), rel=1e-10)
+
+
+def test_relevance_from_labels(device):
+    q = torch.tensor([0, 1], device=device)
+    g = torch.tensor([1, 0, 1], device=device)
+    rel = m.relevance_from_labels(q, g)
+    assert rel.device.type == device.type
+    assert rel.tolist() == [[False, True, False], [True, False, True]]
+
+
+def test_queries_without_relevant_items_are_excluded_with_a_warning():
+    scores = RNG.normal(size=(3, 5))
+    relevance = np.zeros((3, 5), dtype=bool)
+    relevance[0, 1] = True
+    with pytest.warns(UserWarning, match="2 of 3 queries"):
+        value = m.mean_average_precision(scores, relevance)
+    assert value == pytest.approx(m.mean_average_precision(scores[:1], relevance[:1]))
+    with pytest.warns(UserWarning):
+        ap = m.average_precision(scores, relevance)
+    assert np.isnan(ap[1:]).all()
+    with pytest.raises(ValueError, match="no relevant item for any query"):
+        m.mrr(scores, np.zeros((3, 5), dtype=bool))
+
+
+def test_evaluate_returns_every_metric_once_warned():
+    scores = RNG.normal(size=(6, 12))
+    relevance = RNG.random(size=(6, 12)) < 0.4
+    relevance[0] = False
+    relevance[1:, 0] = True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = m.evaluate(scores, relevance, ks=(1, 5, 20))
+    assert len([w for w in caught if "excluded" in str(w.message)]) == 1
+    for key in ("R@1", "recall@5", "P@5", "nDCG@1", "mAP", "MRR", "MedR", "MeanR"):
+        assert key in result
+    assert "R@20" not in result  # k larger than the gallery is skipped
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert result["mAP"] == pytest.approx(m.mean_average_precision(scores, relevance))
+        assert result["R@5"] == pytest.approx(m.hit_rate_at_k(scores, relevance, 5))
+
+
+@pytest.mark.parametrize(
+    ("scores", "relevance", "k", "match"),
+    [
+        (np.ones((2, 3)), np.ones((2, 4), dtype=bool), 1, "relevance has shape"),
+        (np.ones(3), np.ones(3, dtype=bool), 1, "scores must be 2-D"),
+        (np.ones((2, 3)), np.ones((2, 3), dtype=bool), 0, "1 <= k <= 3"),
+        (np.ones((2, 3)), np.ones((2, 3), dtype=bool), 4, "1 <= k <= 3"),
+        (np.full((2, 3), np.nan), np.ones((2, 3), dtype=bool), 1, "scores contains NaN"),
+        (np.ones((0, 3)), np.ones((0, 3), dtype=bool), 1, "scores must not be empty"),
+        (np.ones((2, 3)), -np.ones((2, 3)), 1, "non-negative"),
+    ],
+)
+def test_bad_input(scores, relevance, k, match):
+    with pytest.raises(ValueError, match=match):
+        m.hit_rate_at_k(scores, relevance, k)
+
+
+def test_k_must_be_an_int():
+    with pytest.raises(ValueError, match="k must be an int"):
+        m.precision_at_k(SCORES, RELEVANT, 2.0)
+
+
+score_matrices = arrays(np.float64, (4, 8), elements=st.floats(-5, 5, allow_nan=False))
+relevance_matrices = arrays(np.bool_, (4, 8))
+
+
+@settings(max_examples=60, deadline=None)
+@given(score_matrices, relevance_matrices)
+def test_average_precision_is_between_0_and_1(scores, relevance):
+    relevance[:, 3] = True
+    ap = m.average_precision(scores, relevance)
+    assert ((ap >= 0) & (ap <= 1)).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(score_matrices, relevance_matrices)
+def test_recall_is_non_decreasing_in_k(scores, relevance):
+    relevance[:, 0] = True
+    recalls = [m.recall_at_k(scores, relevance, k) for k in range(1, 9)]
+    assert all(a <= b + 1e-12 for a, b in itertools.pairwise(recalls))
+    assert recalls[-1] == pytest.approx(1.0)
+    hits = [m.hit_rate_at_k(scores, relevance, k) for k in range(1, 9)]
+    assert all(h >= r - 1e-12 for h, r in zip(hits, recalls, strict=True))

@@ -1,0 +1,112 @@
+"""Execute book chapters, time them, and hand the results to the book build.
+
+Usage::
+
+    python -m tools.chapter_runner                       # every chapter
+    python -m tools.chapter_runner chapters/02_similarity.md
+
+Each chapter is read with jupytext and executed with nbclient in its own folder. The runner
+prints each chapter's wall time and fails when a cell raises or when a chapter runs past its
+budget: ``xmr: budget_s`` in the chapter's front matter, else 120 s. Executed notebooks are
+stored in the book's jupyter-cache (``_build/.jupyter_cache``), so the build that follows
+re-uses them instead of executing every chapter a second time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbclient
+import nbformat
+from jupyter_cache import get_cache
+from jupyter_cache.base import CacheBundleIn
+
+from tools.bookconfig import CACHE, DEFAULT_BUDGET_S, chapter_sources
+from tools.notebooks import read_chapter
+
+
+@dataclass
+class ChapterResult:
+    """What happened when one chapter ran."""
+
+    path: Path
+    seconds: float
+    budget_s: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.seconds <= self.budget_s
+
+    def line(self) -> str:
+        status = "ok" if self.ok else ("ERROR" if self.error else "OVER BUDGET")
+        return f"{self.path.name:<32} {self.seconds:7.1f} s  (budget {self.budget_s:.0f} s)  {status}"
+
+
+def budget_of(nb: nbformat.NotebookNode) -> float:
+    """The chapter's CPU budget in seconds, from its front matter."""
+    return float(nb.metadata.get("xmr", {}).get("budget_s", DEFAULT_BUDGET_S))
+
+
+def execute(path: Path, timeout_s: float = 600.0) -> tuple[nbformat.NotebookNode, ChapterResult]:
+    """Run one chapter top to bottom in its own folder and time it."""
+    nb = read_chapter(path)
+    budget = budget_of(nb)
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=int(timeout_s),
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    error = None
+    try:
+        client.execute()
+    except (nbclient.exceptions.CellExecutionError, nbclient.exceptions.CellTimeoutError) as err:
+        error = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+    seconds = time.perf_counter() - start
+    return nb, ChapterResult(path, seconds, budget, error)
+
+
+def store_in_cache(path: Path, nb: nbformat.NotebookNode, seconds: float, cache_dir: Path = CACHE) -> None:
+    """Put an executed chapter in the jupyter-cache the book build reads."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache = get_cache(str(cache_dir))
+    bundle = CacheBundleIn(nb=nb, uri=str(path.resolve()), data={"execution_seconds": seconds})
+    cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+
+
+def run(paths: list[Path], cache_dir: Path | None = CACHE) -> list[ChapterResult]:
+    """Execute ``paths`` in order, print a line per chapter, and cache the successes."""
+    results = []
+    for path in paths:
+        nb, result = execute(path)
+        if result.error is None and cache_dir is not None:
+            store_in_cache(path, nb, result.seconds, cache_dir)
+        print(result.line(), flush=True)
+        if result.error:
+            print(f"    {result.error}", flush=True)
+        results.append(result)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("chapters", nargs="*", type=Path, help="chapter sources (default: all)")
+    parser.add_argument("--no-cache", action="store_true", help="do not store results for the book build")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    paths = [p.resolve() for p in args.chapters] or chapter_sources()
+    results = run(paths, None if args.no_cache else CACHE)
+    total = sum(r.seconds for r in results)
+    print(f"{len(results)} chapters in {total:.1f} s; {sum(not r.ok for r in results)} failed")
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
