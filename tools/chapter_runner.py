@@ -61,6 +61,7 @@ def execute(path: Path, timeout_s: float = 600.0) -> tuple[nbformat.NotebookNode
         nb,
         timeout=int(timeout_s),
         kernel_name="python3",
+        record_timing=False,  # cell timestamps would change the cache key the book build looks up
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()

@@ -85,6 +85,7 @@ class ExactIndex:
         self.chunk_size = int(chunk_size)
         self._chunks: list[torch.Tensor] = []
         self._vectors: torch.Tensor | None = None
+        self._sq_norms: torch.Tensor | None = None  # (N,), cached for metric="l2"
 
     def __len__(self) -> int:
         return sum(len(c) for c in self._chunks) if self._vectors is None else len(self._vectors)
@@ -112,13 +113,21 @@ class ExactIndex:
         t, _ = _check_vectors(x, "x", self.dim)
         self._chunks.append(self._prepare(t))
         self._vectors = None
+        self._sq_norms = None
 
-    def _score_block(self, q: torch.Tensor, block: torch.Tensor) -> torch.Tensor:
-        """Scores oriented so that larger is better (negated squared distance for l2)."""
-        sims = q @ block.T
-        if self.metric == "l2":
-            return 2.0 * sims - (q * q).sum(1, keepdim=True) - (block * block).sum(1)
-        return sims
+    def _score_block(self, q: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        """Scores of gallery rows start:stop, oriented so that larger is better.
+
+        For l2 this is ``2 q.y - |y|^2``, which ranks like the negated squared distance
+        ``-|q - y|^2 = 2 q.y - |y|^2 - |q|^2`` (``|q|^2`` is the same for every item of a row and
+        is added back to the top k only). The gallery's squared norms are computed once.
+        """
+        block = self.vectors[start:stop]
+        if self.metric != "l2":
+            return q @ block.T
+        if self._sq_norms is None:
+            self._sq_norms = (self.vectors * self.vectors).sum(1)
+        return torch.addmm(-self._sq_norms[start:stop].unsqueeze(0), q, block.T, alpha=2.0)
 
     def search(self, q: ArrayLike, k: int) -> tuple[ArrayLike, ArrayLike]:
         """Find the ``k`` best items for each query.
@@ -142,16 +151,16 @@ class ExactIndex:
         best_scores = torch.full((len(qp), 0), float("-inf"), device=self.device)
         best_ids = torch.empty((len(qp), 0), dtype=torch.int64, device=self.device)
         for start in range(0, len(gallery), self.chunk_size):
-            block = gallery[start : start + self.chunk_size]
-            scores = self._score_block(qp, block)
-            top = torch.topk(scores, min(k, len(block)), dim=1)
+            stop = min(start + self.chunk_size, len(gallery))
+            scores = self._score_block(qp, start, stop)
+            top = torch.topk(scores, min(k, stop - start), dim=1)
             merged_scores = torch.cat([best_scores, top.values], dim=1)
             merged_ids = torch.cat([best_ids, top.indices + start], dim=1)
             keep = torch.topk(merged_scores, min(k, merged_scores.shape[1]), dim=1)
             best_scores = keep.values
             best_ids = merged_ids.gather(1, keep.indices)
         if self.metric == "l2":
-            best_scores = (-best_scores).clamp_min_(0.0)
+            best_scores = ((qp * qp).sum(1, keepdim=True) - best_scores).clamp_min_(0.0)
         return (
             to_output(best_scores.to(out_device), from_numpy),
             to_output(best_ids.to(out_device), from_numpy),
