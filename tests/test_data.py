@@ -1,0 +1,507 @@
+"""The data registry and the frozen datasets in ``data/``."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import xmr_lite.data as xd
+from xmr_lite.data import _registry
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+REPO_ASSETS = [a for a in xd.REGISTRY.values() if a.module is None]
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts with nothing verified and with the real data folder."""
+    monkeypatch.delenv(xd.DATA_DIR_ENV, raising=False)
+    xd.clear_verification_cache()
+    yield
+    xd.clear_verification_cache()
+
+
+@pytest.fixture(scope="module")
+def digits() -> xd.XMRDigits:
+    return xd.load_xmr_digits()
+
+
+def copy_of_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *subdirs: str) -> Path:
+    """Copy some folders of ``data/`` to a temporary folder and point ``XMR_DATA_DIR`` at it."""
+    for subdir in subdirs:
+        shutil.copytree(DATA / subdir, tmp_path / subdir)
+    monkeypatch.setenv(xd.DATA_DIR_ENV, str(tmp_path))
+    return tmp_path
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[offset] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+# ----------------------------------------------------------------------------------------------
+# The registry
+# ----------------------------------------------------------------------------------------------
+
+
+def test_every_registered_file_verifies():
+    rows = xd.verify(raise_on_error=True)
+    assert len(rows) == sum(len(a.files) for a in xd.REGISTRY.values())
+    assert {r.status for r in rows} == {"ok"}
+    assert {r.asset for r in rows} == set(xd.REGISTRY)
+
+
+def test_registry_entries_are_complete():
+    for asset in xd.REGISTRY.values():
+        assert asset.files and asset.source and asset.licence and asset.rebuild, asset.name
+        for f in asset.files:
+            assert len(f.sha256) == 64 and int(f.sha256, 16) >= 0 and f.size > 0, (asset.name, f.path)
+        if asset.module is not None:
+            assert asset.package and asset.version, asset.name
+
+
+def test_citation_keys_are_in_the_bibliography():
+    bib = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    for asset in xd.REGISTRY.values():
+        for key in filter(None, (k.strip() for k in asset.citation.split(","))):
+            assert "{" + key + "," in bib, f"{asset.name}: {key} is not in book/references.bib"
+
+
+def test_sha256sums_file_matches_the_registry():
+    listed = {}
+    for line in (DATA / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        digest, name = line.split()
+        listed[name] = digest
+    registered = {f"{a.subdir}/{f.path}": f.sha256 for a in REPO_ASSETS for f in a.files}
+    assert listed == registered
+
+
+def test_data_dir_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert xd.data_dir() == DATA
+    assert xd.asset_path("wordsim353", "wordsim353.tsv") == DATA / "text" / "wordsim353.tsv"
+
+
+def test_data_dir_follows_the_environment_variable(tmp_path, monkeypatch):
+    copy_of_data(tmp_path, monkeypatch, "text")
+    assert xd.data_dir() == tmp_path.resolve()
+    assert xd.asset_path("lee_corpus", "lee_background.cor") == tmp_path.resolve() / "text" / "lee_background.cor"
+
+
+def test_altered_file_gives_a_clear_error(tmp_path, monkeypatch):
+    root = copy_of_data(tmp_path, monkeypatch, "xmr_digits")
+    target = root / "xmr_digits" / "texts.tsv"
+    flip_byte(target, 100)  # same size: only the digest can tell
+    with pytest.raises(xd.DataIntegrityError, match="sha256") as info:
+        xd.load_xmr_digits()
+    message = str(info.value)
+    assert str(target.resolve()) in message
+    assert "git checkout -- data/xmr_digits" in message and "build.py" in message
+
+
+def test_truncated_file_gives_a_clear_error(tmp_path, monkeypatch):
+    root = copy_of_data(tmp_path, monkeypatch, "text")
+    target = root / "text" / "wordsim353.tsv"
+    target.write_bytes(target.read_bytes()[:-10])
+    with pytest.raises(xd.DataIntegrityError, match="bytes, expected 7186"):
+        xd.load_wordsim353()
+
+
+def test_missing_file_gives_a_clear_error(tmp_path, monkeypatch):
+    root = copy_of_data(tmp_path, monkeypatch, "animal_sounds")
+    (root / "animal_sounds" / "owl.flac").unlink()
+    with pytest.raises(xd.DataIntegrityError, match=r"owl\.flac is missing.*git checkout"):
+        xd.load_animal_sounds()
+    assert isinstance(xd.DataIntegrityError("x"), ValueError)
+
+
+def test_a_file_changed_after_verification_is_caught(tmp_path, monkeypatch):
+    root = copy_of_data(tmp_path, monkeypatch, "text")
+    assert len(xd.load_lee_corpus()) == 300  # verified and cached
+    flip_byte(root / "text" / "lee_background.cor", 5)
+    with pytest.raises(xd.DataIntegrityError):
+        xd.load_lee_corpus()
+
+
+def test_verification_is_cached_per_process(monkeypatch):
+    calls = []
+    real = _registry.sha256_file
+    monkeypatch.setattr(_registry, "sha256_file", lambda p: calls.append(p) or real(p))
+    xd.asset_path("wordsim353", "wordsim353.tsv")
+    xd.asset_path("wordsim353", "wordsim353.tsv")
+    assert len(calls) == 1
+    xd.clear_verification_cache()
+    xd.asset_path("wordsim353", "wordsim353.tsv")
+    assert len(calls) == 2
+
+
+def test_verify_reports_problems_in_a_table(tmp_path, monkeypatch):
+    root = copy_of_data(tmp_path, monkeypatch, "text")
+    flip_byte(root / "text" / "wordsim353.tsv", 0)
+    (root / "text" / "lee_background.cor").unlink()
+    rows = {r.asset: r for r in xd.verify(["lee_corpus", "wordsim353"])}
+    assert rows["lee_corpus"].status == "missing"
+    assert rows["wordsim353"].status == "altered"
+    with pytest.raises(xd.DataIntegrityError, match="2 of 2 registered files failed"):
+        xd.verify(["lee_corpus", "wordsim353"], raise_on_error=True)
+
+
+def test_command_line_verification_prints_the_table():
+    result = subprocess.run(
+        [sys.executable, "-m", "xmr_lite.data"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    n = sum(len(a.files) for a in xd.REGISTRY.values())
+    assert f"{n} of {n} files verified" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: xd.asset_path("nope", "x"), "name must be one of"),
+        (lambda: xd.asset_path("photos", "nope.npz"), "filename 'nope.npz'"),
+        (lambda: xd.verify("photos"), "names must be a list"),
+        (lambda: xd.verify(["photos", "nope"]), "name must be one of"),
+        (lambda: xd.sha256_file(DATA), "is not a file"),
+        (lambda: xd.sha256_file(DATA / "SHA256SUMS", chunk_size=0), "chunk_size"),
+    ],
+)
+def test_bad_arguments_raise_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@settings(max_examples=40, deadline=None)
+@given(content=st.binary(max_size=5000), chunk_size=st.integers(1, 4096))
+def test_sha256_file_matches_hashlib_for_any_content_and_chunk_size(tmp_path_factory, content, chunk_size):
+    path = tmp_path_factory.mktemp("sha") / "blob"
+    path.write_bytes(content)
+    assert xd.sha256_file(path, chunk_size=chunk_size) == hashlib.sha256(content).hexdigest()
+
+
+@settings(max_examples=50, deadline=None)
+@given(lengths=st.lists(st.integers(1, 50), min_size=1, max_size=8), seed=st.integers(0, 2**32 - 1))
+def test_cutting_concatenated_clips_gives_back_each_clip_and_zero_padding(lengths, seed):
+    from xmr_lite.data._datasets import _cut_clips
+
+    rng = np.random.default_rng(seed)
+    clips = [rng.uniform(-1, 1, n).astype(np.float32) for n in lengths]
+    starts = np.cumsum([0, *lengths[:-1]])
+    rows = [{"start": str(s), "length": str(n)} for s, n in zip(starts, lengths, strict=True)]
+    padded, got_lengths = _cut_clips(np.concatenate(clips), rows)
+    assert padded.shape == (len(clips), max(lengths)) and padded.dtype == np.float32
+    assert got_lengths.tolist() == lengths
+    for row, clip, n in zip(padded, clips, lengths, strict=True):
+        np.testing.assert_array_equal(row[:n], clip)
+        assert not row[n:].any()
+
+
+# ----------------------------------------------------------------------------------------------
+# XMR-Digits
+# ----------------------------------------------------------------------------------------------
+
+
+def test_digit_images(digits):
+    assert digits.images.shape == (5000, 28, 28) and digits.images.dtype == np.uint8
+    assert digits.image_labels.dtype == np.int64
+    assert np.array_equal(np.bincount(digits.image_labels), [500] * 10)
+    for split, per_class in {"train": 350, "val": 50, "test": 100}.items():
+        in_split = digits.image_labels[digits.image_split == split]
+        assert np.array_equal(np.bincount(in_split, minlength=10), [per_class] * 10), split
+    assert set(digits.image_split) == set(xd.SPLITS)
+
+
+def test_no_image_appears_in_two_splits(digits):
+    hashes = [hashlib.sha256(image.tobytes()).hexdigest() for image in digits.images]
+    assert len(set(hashes)) == len(hashes)  # not even a duplicate within one split
+    by_split = {s: {h for h, sp in zip(hashes, digits.image_split, strict=True) if sp == s} for s in xd.SPLITS}
+    assert not (by_split["train"] & by_split["val"] or by_split["train"] & by_split["test"])
+    assert not by_split["val"] & by_split["test"]
+
+
+def test_synthesised_speech(digits):
+    n = len(digits.speech)
+    assert n == 600 and digits.speech.dtype == np.float32 and digits.speech.ndim == 2
+    assert digits.sample_rate == xd.SAMPLE_RATE == 16000
+    for name in ("speech_lengths", "speech_labels"):
+        assert getattr(digits, name).shape == (n,) and getattr(digits, name).dtype == np.int64
+    assert digits.speech_voice.shape == digits.speech_split.shape == digits.speech_variant.shape == (n,)
+    assert np.abs(digits.speech).max() <= 1.0
+    assert digits.speech_lengths.min() > 0.15 * digits.sample_rate
+    assert digits.speech_lengths.max() == digits.speech.shape[1]
+    for i in range(0, n, 37):  # padding is zeros, the clip is not
+        clip = digits.speech_clip(i)
+        assert np.abs(clip).max() == pytest.approx(0.9, abs=1e-3)
+        assert not digits.speech[i, len(clip) :].any()
+    assert set(digits.speech_labels) == set(range(10))
+
+
+def test_voices_say_every_digit_once_and_splits_are_voice_disjoint(digits):
+    voices = sorted(set(digits.speech_voice))
+    assert len(voices) >= 40
+    for voice in voices:
+        assert sorted(digits.speech_labels[digits.speech_voice == voice]) == list(range(10)), voice
+    for key in (digits.speech_voice, digits.speech_variant):
+        splits_of = {v: set(digits.speech_split[key == v]) for v in set(key)}
+        assert all(len(s) == 1 for s in splits_of.values()), "a voice appears in two splits"
+    per_split = {s: len(set(digits.speech_voice[digits.speech_split == s])) for s in xd.SPLITS}
+    assert per_split == {"train": 36, "val": 12, "test": 12}
+    for voice, variant in zip(digits.speech_voice, digits.speech_variant, strict=True):
+        assert voice.split("/")[0].endswith("+" + variant)
+
+
+def test_real_speech(digits):
+    assert digits.real_speech.shape[0] == 11 and digits.real_speech.dtype == np.float32
+    assert list(digits.real_speech_labels) == [*range(10), 0]
+    assert list(digits.real_speech_words) == [*xd.DIGIT_WORDS, "oh"]
+    assert np.abs(digits.real_speech).max() <= 1.0
+    clip = digits.real_speech_clip(10)
+    assert len(clip) == digits.real_speech_lengths[10] > 0.2 * digits.sample_rate
+
+
+def test_digit_texts(digits):
+    assert len(digits.texts) == len(digits.text_labels) == len(digits.text_language) == len(digits.text_kind)
+    for d, word in enumerate(xd.DIGIT_WORDS):
+        mine = digits.text_labels == d
+        texts = {t for t, m in zip(digits.texts, mine, strict=True) if m}
+        assert {word, str(d)} <= texts
+        english_phrases = (digits.text_kind == "phrase") & (digits.text_language == "en") & mine
+        assert english_phrases.sum() >= 3
+        other = set(digits.text_language[mine]) - {"en", ""}
+        assert len(other) >= 2
+    assert "七" in digits.texts and "sieben" in digits.texts
+    assert digits.text_labels[list(digits.texts).index("七")] == 7
+    assert digits.text_labels[list(digits.texts).index("sieben")] == 7
+
+
+def test_digit_arrays_are_read_only(digits):
+    with pytest.raises(ValueError, match="read-only"):
+        digits.images[0, 0, 0] = 1
+    assert dataclasses.is_dataclass(digits)
+
+
+@pytest.mark.parametrize("i", [-1, 600, 1.0, True])
+def test_speech_clip_rejects_bad_indices(digits, i):
+    with pytest.raises(ValueError, match="i must be an int"):
+        digits.speech_clip(i)
+
+
+# ----------------------------------------------------------------------------------------------
+# Photos, animal sounds, text corpora
+# ----------------------------------------------------------------------------------------------
+
+
+def test_captioned_photos():
+    photos = xd.load_captioned_photos()
+    n = len(photos.names)
+    assert n >= 20 and len(set(photos.names)) == n
+    assert len(photos.images) == len(photos.captions) == len(photos.info) == n
+    for image, caps, grey, info in zip(photos.images, photos.captions, photos.greyscale, photos.info, strict=True):
+        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+        assert max(image.shape[:2]) <= 256
+        assert 2 <= len(caps) <= 3 and all(len(c.split()) >= 4 for c in caps)
+        assert info["licence"] and info["licence_statement"]
+        if grey:
+            assert np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2])
+    assert len(photos.caption_texts) == sum(len(c) for c in photos.captions) == len(photos.caption_photo)
+    for text, i in zip(photos.caption_texts, photos.caption_photo, strict=True):
+        assert text in photos.captions[i]
+    assert {"china", "flower", "coffee", "astronaut"} <= set(photos.names)
+
+
+def test_photo_records_name_their_source_and_licence():
+    records = json.loads((DATA / "photos" / "photos.json").read_text(encoding="utf-8"))
+    cc_by = {r["name"] for r in records if r["licence"] == "CC-BY-2.0"}
+    assert cc_by == {"china", "flower"}
+    assert all(r["package"] in {"scikit-image", "scikit-learn"} for r in records)
+
+
+def test_animal_sounds():
+    sounds = xd.load_animal_sounds()
+    assert sounds.names == ("cat", "cow", "dog", "duck", "frog", "horse", "owl", "pig", "rooster", "sheep")
+    assert sounds.sample_rate == 16000
+    for wave in sounds.waveforms:
+        assert wave.dtype == np.float32 and wave.ndim == 1
+        assert 0.5 * 16000 < len(wave) < 10 * 16000
+        assert np.abs(wave).max() == pytest.approx(0.9, abs=1e-3)
+    assert all(s.startswith("https://bigsoundbank.com/") for s in sounds.sources)
+
+
+def test_lee_corpus():
+    docs = xd.load_lee_corpus()
+    assert len(docs) == 300 and all(len(d.split()) > 20 for d in docs)
+    assert docs[0].startswith("Hundreds of people have been forced to vacate their homes")
+
+
+def test_wordsim353():
+    ws = xd.load_wordsim353()
+    assert len(ws.word1) == len(ws.word2) == len(ws.scores) == 353
+    assert ws.scores.dtype == np.float64 and 0 <= ws.scores.min() and ws.scores.max() <= 10
+    pairs = dict(zip(zip(ws.word1, ws.word2, strict=True), ws.scores, strict=True))
+    assert pairs[("tiger", "cat")] == 7.35 and pairs[("tiger", "tiger")] == 10.0
+
+
+# ----------------------------------------------------------------------------------------------
+# Rebuilding gives the same bytes (where the tools are here and at the recorded versions)
+# ----------------------------------------------------------------------------------------------
+
+
+def recorded_versions_match(subdir: str) -> bool:
+    from importlib import metadata
+
+    info = json.loads((DATA / subdir / "build_info.json").read_text(encoding="utf-8"))
+    for name, version in info["versions"].items():
+        if name == "python":
+            continue
+        try:
+            if metadata.version(name) != version:
+                return False
+        except metadata.PackageNotFoundError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("subdir", ["text", "photos", "xmr_digits"])
+def test_rebuild_is_byte_identical(subdir, tmp_path):
+    if not recorded_versions_match(subdir):
+        pytest.skip(f"installed versions differ from data/{subdir}/build_info.json")
+    if subdir == "xmr_digits" and (shutil.which("espeak-ng") is None or not Path("/usr/share/asterisk").is_dir()):
+        pytest.skip("needs espeak-ng and asterisk-core-sounds-en-wav (apt)")
+    if subdir == "xmr_digits":
+        recorded = json.loads((DATA / subdir / "build_info.json").read_text(encoding="utf-8"))["espeak-ng"]
+        version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout
+        installed = version.split("  Data at:")[0].strip()
+        if installed != recorded:
+            pytest.skip(f"espeak-ng here is {installed!r}, the data was built with {recorded!r}")
+    script = DATA / subdir / "build.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True, timeout=300)
+    asset_files = [f for a in REPO_ASSETS if a.subdir == subdir for f in a.files]
+    assert asset_files
+    for f in asset_files:
+        assert xd.sha256_file(tmp_path / f.path) == f.sha256, f"{subdir}/{f.path} rebuilt differently"
+
+
+# ----------------------------------------------------------------------------------------------
+# Downloads, against a local HTTP server
+# ----------------------------------------------------------------------------------------------
+
+PAYLOAD = b"cross-modal retrieval, executably\n" * 1000
+PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    requests: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).requests.append(self.path)
+        if self.path == "/good.bin":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD)
+        else:
+            self.send_error(500, "server on fire")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    _Handler.requests = []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def test_download_good_file(server, tmp_path):
+    dest = tmp_path / "sub" / "good.bin"
+    assert xd.download(f"{server}/good.bin", PAYLOAD_SHA, dest) == dest
+    assert dest.read_bytes() == PAYLOAD
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["good.bin"]  # no temporary file left
+    xd.download(f"{server}/good.bin", PAYLOAD_SHA.upper(), dest)  # already there: not fetched again
+    assert _Handler.requests == ["/good.bin"]
+
+
+def test_download_with_wrong_digest_keeps_nothing(server, tmp_path):
+    dest = tmp_path / "good.bin"
+    with pytest.raises(xd.DataIntegrityError, match="was not kept"):
+        xd.download(f"{server}/good.bin", "0" * 64, dest)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_replaces_a_wrong_local_file_only_when_the_new_one_is_right(server, tmp_path):
+    dest = tmp_path / "good.bin"
+    dest.write_bytes(b"stale")
+    xd.download(f"{server}/good.bin", PAYLOAD_SHA, dest)
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_download_server_error_keeps_nothing(server, tmp_path):
+    dest = tmp_path / "broken.bin"
+    with pytest.raises(xd.DownloadError, match="HTTP 500"):
+        xd.download(f"{server}/broken.bin", PAYLOAD_SHA, dest)
+    assert list(tmp_path.iterdir()) == []
+    assert isinstance(xd.DownloadError("x"), OSError)
+
+
+def test_download_unreachable_server_keeps_nothing(tmp_path):
+    with pytest.raises(xd.DownloadError, match="failed"):
+        xd.download("http://127.0.0.1:9/none.bin", PAYLOAD_SHA, tmp_path / "none.bin", timeout=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"url": "ftp://example.org/x"}, "url must start with http"),
+        ({"url": "/etc/passwd"}, "url must start with http"),
+        ({"sha256": "abc"}, "sha256 must be a sha256 hex digest"),
+        ({"sha256": "g" * 64}, "sha256 must be a sha256 hex digest"),
+        ({"timeout": 0}, "timeout must be a positive"),
+    ],
+)
+def test_download_rejects_bad_arguments(tmp_path, kwargs, match):
+    args = {"url": "http://127.0.0.1:9/x", "sha256": PAYLOAD_SHA, "dest": tmp_path / "x", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        xd.download(**args)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_asset_path_downloads_a_missing_remote_file(server, tmp_path, monkeypatch):
+    monkeypatch.setenv(xd.DATA_DIR_ENV, str(tmp_path))
+    asset = xd.Asset(
+        name="remote_demo",
+        title="a file that is only on a server",
+        files=(xd.DataFile("good.bin", PAYLOAD_SHA, len(PAYLOAD), url=f"{server}/good.bin"),),
+        source="local test server",
+        licence="CC0-1.0",
+        citation="",
+        subdir="remote_demo",
+        rebuild="download it again",
+    )
+    monkeypatch.setitem(xd.REGISTRY, asset.name, asset)
+    with pytest.raises(xd.DataIntegrityError, match="is missing"):
+        xd.asset_path("remote_demo", "good.bin")  # downloading is opt-in
+    path = xd.asset_path("remote_demo", "good.bin", download=True)
+    assert path == tmp_path.resolve() / "remote_demo" / "good.bin" and path.read_bytes() == PAYLOAD

