@@ -1,0 +1,219 @@
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from xmr_lite import metrics, train
+from xmr_lite.distances import cosine_similarity, euclidean
+
+RNG = np.random.default_rng(0)
+
+
+def regression_data(n: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=gen)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]]) + 0.3
+    return x, y
+
+
+def batches(x: torch.Tensor, y: torch.Tensor, size: int = 16) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return list(zip(torch.split(x, size), torch.split(y, size), strict=True))
+
+
+def mse(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    x, y = batch
+    return ((model(x) - y) ** 2).mean()
+
+
+def test_fit_learns_a_linear_map_and_records_history(device):
+    torch.manual_seed(0)
+    x, y = regression_data()
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = train.fit(model, mse, opt, batches(x, y), epochs=30, device=device, progress=False)
+    assert len(history.train_loss) == 30 and history.val_metric == []
+    assert history.train_loss[-1] < 1e-3 < history.train_loss[0]
+    assert history.best_epoch == 29 and not history.stopped_early
+    assert next(model.parameters()).device.type == device.type
+    torch.testing.assert_close(model.weight.detach().cpu(), torch.tensor([[1.0, -2.0, 0.5]]), atol=1e-2, rtol=0)
+
+
+def test_fit_records_extra_logs_as_epoch_means(device):
+    x, y = regression_data(32)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)  # nothing changes, so the log is exact
+    step = iter(range(100))
+
+    def loss_fn(m: nn.Module, batch):
+        return mse(m, batch), {"counter": float(next(step))}
+
+    history = train.fit(model, loss_fn, opt, batches(x, y, 8), epochs=2, device=device, progress=False)
+    # 4 batches an epoch: counters 0..3 then 4..7
+    assert history.logs == {"counter": [1.5, 5.5]}
+
+
+def test_early_stopping_restores_the_best_weights(device):
+    """A metric that peaks at epoch 2 and then falls: training stops after `patience` more."""
+    x, y = regression_data(32)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    scripted = iter([0.1, 0.5, 0.9, 0.8, 0.7, 0.95])
+    weights_at_epoch = []
+
+    def metric(m: nn.Module, loader) -> float:
+        weights_at_epoch.append(m.weight.detach().clone())
+        return next(scripted)
+
+    history = train.fit(
+        model, mse, opt, batches(x, y), val_loader=[None], epochs=6, metric=metric, patience=2, device=device,
+        progress=False,
+    )  # fmt: skip
+    assert history.val_metric == [0.1, 0.5, 0.9, 0.8, 0.7]
+    assert history.best_epoch == 2 and history.best_metric == 0.9 and history.stopped_early
+    assert len(history.train_loss) == 5
+    torch.testing.assert_close(model.weight.detach(), weights_at_epoch[2])
+    assert not model.training
+
+
+def test_default_metric_is_the_validation_loss(device):
+    x, y = regression_data(64)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    val = batches(*regression_data(32, seed=1))
+    history = train.fit(model, mse, opt, batches(x, y), val_loader=val, epochs=5, device=device, progress=False)
+    direct = float(np.mean([mse(model, train.to_device(b, device)).item() for b in val]))
+    assert history.best_metric == pytest.approx(direct, rel=1e-5)
+    assert history.best_metric == min(history.val_metric)
+
+
+def test_fit_validates_its_arguments():
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = batches(*regression_data())
+    with pytest.raises(ValueError, match="epochs"):
+        train.fit(model, mse, opt, data, epochs=0, progress=False)
+    with pytest.raises(ValueError, match="mode"):
+        train.fit(model, mse, opt, data, mode="best", progress=False)
+    with pytest.raises(ValueError, match="patience"):
+        train.fit(model, mse, opt, data, patience=0, progress=False)
+    with pytest.raises(ValueError, match='mode="min"'):
+        train.fit(model, mse, opt, data, val_loader=data, mode="max", progress=False)
+    with pytest.raises(ValueError, match="train_loader produced no batch"):
+        train.fit(model, mse, opt, [], progress=False)
+    with pytest.raises(ValueError, match="0-d tensor"):
+        train.fit(model, lambda m, b: mse(m, b).reshape(1), opt, data, progress=False)
+    with pytest.raises(ValueError, match="optimizer"):
+        train.fit(model, mse, "sgd", data, progress=False)
+
+
+def test_fit_stops_on_a_non_finite_loss():
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="epoch 0"):
+        train.fit(model, lambda m, b: mse(m, b) * float("nan"), opt, batches(*regression_data()), progress=False)
+
+
+def test_to_device_walks_nested_batches(device):
+    batch = {"x": torch.zeros(2), "pair": (torch.ones(1), ["text"]), "n": 3}
+    moved = train.to_device(batch, device)
+    assert moved["x"].device.type == device.type and moved["pair"][0].device.type == device.type
+    assert moved["pair"][1] == ["text"] and moved["n"] == 3 and isinstance(moved["pair"], tuple)
+
+
+def test_encode_matches_one_forward_pass(device):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 4), nn.Dropout(0.5)).to(device).train()
+    x = torch.randn(37, 5)
+    z = train.encode(model, x, batch_size=8)
+    assert not model.training  # eval mode: dropout off, so batches agree with one pass
+    assert z.shape == (37, 4) and z.device.type == device.type and not z.requires_grad
+    torch.testing.assert_close(z, model(x.to(device)).detach())
+    np_z = train.encode(model, x.numpy(), batch_size=100)
+    torch.testing.assert_close(np_z, z)
+
+
+def test_encode_accepts_a_bound_method(device):
+    class TwoTower(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.image = nn.Linear(4, 2)
+            self.audio = nn.Linear(6, 2)
+
+    model = TwoTower().to(device)
+    z = train.encode(model.audio, torch.randn(5, 6))
+    assert z.shape == (5, 2) and z.device.type == device.type
+
+
+def test_retrieval_scores_feed_the_metrics(device):
+    torch.manual_seed(0)
+    queries, gallery = torch.randn(6, 3), torch.randn(9, 3)
+    q_enc, g_enc = nn.Linear(3, 4).to(device), nn.Linear(3, 4).to(device)
+    scores = train.retrieval_scores(q_enc, queries, g_enc, gallery)
+    expected = cosine_similarity(q_enc(queries.to(device)), g_enc(gallery.to(device))).detach()
+    torch.testing.assert_close(scores, expected)
+    by_distance = train.retrieval_scores(q_enc, queries, g_enc, gallery, metric="euclidean")
+    torch.testing.assert_close(by_distance, -euclidean(q_enc(queries.to(device)), g_enc(gallery.to(device))).detach())
+    relevance = metrics.relevance_from_labels(torch.arange(6) % 3, torch.arange(9) % 3).to(device)
+    assert set(metrics.evaluate(scores, relevance)) >= {"R@1", "mAP", "MedR"}
+
+
+def test_encode_and_scores_validate():
+    model = nn.Linear(3, 2)
+    with pytest.raises(ValueError, match="encoder"):
+        train.encode("model", torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="data"):
+        train.encode(model, torch.zeros(0, 3))
+    with pytest.raises(ValueError, match="data"):
+        train.encode(model, torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="NaN"):
+        train.encode(model, torch.full((2, 3), float("nan")))
+    with pytest.raises(ValueError, match="batch_size"):
+        train.encode(model, torch.zeros(2, 3), batch_size=0)
+    with pytest.raises(ValueError, match=r"\(b, D\)"):
+        train.encode(lambda x: x.sum(), torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="metric"):
+        train.retrieval_scores(model, torch.zeros(2, 3), model, torch.zeros(2, 3), metric="hamming")
+
+
+def test_checkpoint_round_trip(tmp_path, device):
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    mse(model, (torch.randn(4, 3, device=device), torch.randn(4, 2, device=device))).backward()
+    opt.step()
+    history = train.History(train_loss=[1.0, 0.5], best_epoch=1, best_metric=0.5)
+    path = train.save(tmp_path / "model.pt", model, opt, extra={"history": history.as_dict(), "seed": 0})
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temporary file left behind
+
+    restored = nn.Linear(3, 2).to(device)
+    restored_opt = torch.optim.Adam(restored.parameters(), lr=0.01)
+    extra = train.load(path, restored, restored_opt)
+    assert extra["seed"] == 0 and extra["history"]["train_loss"] == [1.0, 0.5]
+    for a, b in zip(model.state_dict().values(), restored.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+    assert restored_opt.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+
+
+def test_load_refuses_arbitrary_pickles(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"model": {}, "payload": Fraction(1, 3)}, path)  # any class outside torch's allow-list
+    with pytest.raises(Exception, match=r"weights_only|Unsupported global"):
+        train.load(path, nn.Linear(3, 2))
+
+
+def test_checkpoint_errors(tmp_path):
+    model = nn.Linear(3, 2)
+    with pytest.raises(ValueError, match="folder"):
+        train.save(tmp_path / "missing" / "m.pt", model)
+    with pytest.raises(ValueError, match="not a file"):
+        train.load(tmp_path / "none.pt", model)
+    path = train.save(tmp_path / "m.pt", model)
+    with pytest.raises(ValueError, match="no optimizer state"):
+        train.load(path, model, torch.optim.SGD(model.parameters(), lr=0.1))
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="not a checkpoint"):
+        train.load(tmp_path / "list.pt", model)
+    with pytest.raises(RuntimeError):  # a different architecture: torch names the missing keys
+        train.load(path, nn.Linear(4, 2))

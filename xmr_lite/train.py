@@ -1,0 +1,453 @@
+"""A small training loop, retrieval scores for a whole split, and checkpoints (chapter 9).
+
+The loop is deliberately plain: for each epoch, for each batch, move the batch to the device,
+compute the loss, step the optimiser; then measure the model on the validation data, keep the
+best weights, and stop when the metric has not improved for ``patience`` epochs. Everything
+it measured comes back in a :class:`History`.
+
+How a batch turns into a loss is the caller's business: ``loss_fn(model, batch)`` receives the
+model and the batch (already on the device) and returns the loss, or ``(loss, logs)`` where
+``logs`` is a dict of extra numbers to record (for example the fraction of active triplets).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from xmr_lite import distances
+from xmr_lite._checks import as_tensor, check_choice, check_finite
+from xmr_lite._runtime import get_device
+
+LossOutput = Union[torch.Tensor, tuple[torch.Tensor, Mapping[str, float]]]
+LossFn = Callable[[nn.Module, Any], LossOutput]
+MetricFn = Callable[[nn.Module, Iterable], float]
+
+
+@dataclass
+class History:
+    """What :func:`fit` measured, one entry per epoch that ran.
+
+    Attributes
+    ----------
+    train_loss : list of float
+        Mean training loss of each epoch.
+    val_metric : list of float
+        The validation metric after each epoch (empty without validation data).
+    logs : dict of str to list of float
+        Per-epoch means of the extra numbers ``loss_fn`` returned.
+    best_epoch : int
+        0-based epoch whose weights the model holds at the end (the last one without
+        validation data).
+    best_metric : float
+        The validation metric at ``best_epoch`` (NaN without validation data).
+    stopped_early : bool
+        True when training stopped before ``epochs`` because the metric stopped improving.
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    val_metric: list[float] = field(default_factory=list)
+    logs: dict[str, list[float]] = field(default_factory=dict)
+    best_epoch: int = -1
+    best_metric: float = math.nan
+    stopped_early: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain Python types only, so that it can be stored in a :func:`save` checkpoint."""
+        return {
+            "train_loss": list(self.train_loss),
+            "val_metric": list(self.val_metric),
+            "logs": {k: list(v) for k, v in self.logs.items()},
+            "best_epoch": self.best_epoch,
+            "best_metric": self.best_metric,
+            "stopped_early": self.stopped_early,
+        }
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move every tensor of a batch (a tensor, or tuples, lists and dicts of them) to ``device``.
+
+    Anything that is not a tensor (a list of strings, a number) is returned unchanged.
+    """
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, Mapping):
+        return {key: to_device(value, device) for key, value in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(value, device) for value in batch)
+    return batch
+
+
+def _split_loss(output: LossOutput) -> tuple[torch.Tensor, Mapping[str, float]]:
+    loss, logs = output if isinstance(output, tuple) else (output, {})
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+        raise ValueError("loss_fn must return a 0-d tensor, or a (0-d tensor, dict) pair")
+    if not isinstance(logs, Mapping):
+        raise ValueError(f"the logs returned by loss_fn must be a dict, got {type(logs).__name__}")
+    return loss, logs
+
+
+def _check_positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
+def validation_loss(loss_fn: LossFn) -> MetricFn:
+    """A metric for :func:`fit`: the mean of ``loss_fn`` over the validation batches.
+
+    Lower is better, so use it with ``mode="min"`` (what :func:`fit` does when no metric is
+    given).
+    """
+
+    def metric(model: nn.Module, loader: Iterable) -> float:
+        device = next(model.parameters()).device
+        total, count = 0.0, 0
+        for batch in loader:
+            loss, _ = _split_loss(loss_fn(model, to_device(batch, device)))
+            total, count = total + loss.item(), count + 1
+        if count == 0:
+            raise ValueError("val_loader produced no batch")
+        return total / count
+
+    return metric
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    train_loader: Iterable,
+    val_loader: Iterable | None = None,
+    epochs: int = 10,
+    metric: MetricFn | None = None,
+    mode: str | None = None,
+    patience: int | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` for up to ``epochs`` epochs, with early stopping on a validation metric.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Moved to ``device``. At the end it holds the weights of the best validation epoch.
+    loss_fn : callable
+        ``loss_fn(model, batch)`` returns a 0-d loss tensor, or ``(loss, logs)`` with ``logs``
+        a dict of floats to record per epoch. The batch arrives on ``device``.
+    optimizer : torch.optim.Optimizer
+        Built on ``model.parameters()``.
+    train_loader : iterable of batches
+        A ``DataLoader`` or anything that can be iterated once per epoch.
+    val_loader : iterable of batches, optional
+        Without it there is no validation and no early stopping.
+    epochs : int, >= 1
+    metric : callable, optional
+        ``metric(model, val_loader)`` returns a float; it runs in eval mode without gradients.
+        Default: the mean validation loss (lower is better).
+    mode : {"max", "min"}, optional
+        Whether a larger or a smaller metric is better. Default: ``"max"`` for a given
+        ``metric``, ``"min"`` for the validation loss.
+    patience : int, optional
+        Stop after this many epochs without improvement. ``None``: never stop early.
+    device : torch.device or str, optional
+        Default: :func:`xmr_lite.get_device`.
+    progress : bool
+        Show a tqdm bar over the epochs, with the latest loss and metric.
+
+    Returns
+    -------
+    History
+
+    Raises
+    ------
+    ValueError
+        For a bad argument, a batch-less loader, or a loss or metric that is not finite (the
+        message says which epoch).
+
+    Notes
+    -----
+    Taught in chapter 9.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    epochs = _check_positive_int(epochs, "epochs")
+    if mode is None:
+        mode = "max" if metric is not None else "min"
+    check_choice(mode, "mode", ("max", "min"))
+    if patience is not None:
+        patience = _check_positive_int(patience, "patience")
+    if metric is None and val_loader is not None:
+        if mode != "min":
+            raise ValueError('without a metric the validation loss is used, which needs mode="min"')
+        metric = validation_loss(loss_fn)
+    device = torch.device(device) if device is not None else get_device()
+    model.to(device)
+
+    history = History()
+    better = (lambda new, old: new > old) if mode == "max" else (lambda new, old: new < old)
+    best_state: dict[str, torch.Tensor] | None = None
+    epochs_without_gain = 0
+    bar = tqdm(range(epochs), desc="epochs", disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        total, count = 0.0, 0
+        sums: dict[str, float] = {}
+        for batch in train_loader:
+            loss, logs = _split_loss(loss_fn(model, to_device(batch, device)))
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise ValueError(f"the loss became {loss_value} in epoch {epoch}")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total, count = total + loss_value, count + 1
+            for key, value in logs.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+        if count == 0:
+            raise ValueError("train_loader produced no batch")
+        history.train_loss.append(total / count)
+        for key, value in sums.items():
+            history.logs.setdefault(key, []).append(value / count)
+
+        if val_loader is None:
+            history.best_epoch = epoch
+            bar.set_postfix(loss=f"{total / count:.4f}")
+            continue
+        model.eval()
+        with torch.no_grad():
+            value = float(metric(model, val_loader))
+        if not math.isfinite(value):
+            raise ValueError(f"the validation metric is {value} after epoch {epoch}")
+        history.val_metric.append(value)
+        bar.set_postfix(loss=f"{total / count:.4f}", val=f"{value:.4f}")
+        if best_state is None or better(value, history.best_metric):
+            history.best_epoch, history.best_metric = epoch, value
+            best_state = copy.deepcopy(model.state_dict())
+            epochs_without_gain = 0
+        else:
+            epochs_without_gain += 1
+            if patience is not None and epochs_without_gain >= patience:
+                history.stopped_early = epoch < epochs - 1
+                break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return history
+
+
+def encode(
+    encoder: Callable[[torch.Tensor], torch.Tensor],
+    data: torch.Tensor | np.ndarray,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Encode a whole split in batches, without gradients.
+
+    Parameters
+    ----------
+    encoder : callable
+        Maps a (b, ...) batch to (b, D) embeddings: a model, or one of its methods. A module
+        (or the module a bound method belongs to) is put in eval mode first.
+    data : (N, ...) float tensor or array
+        The split's inputs.
+    batch_size : int, >= 1
+    device : torch.device or str, optional
+        Where the batches go. Default: the device of the encoder's parameters, else
+        :func:`xmr_lite.get_device`.
+
+    Returns
+    -------
+    (N, D) float tensor on ``device``.
+
+    Notes
+    -----
+    Taught in chapter 9.
+    """
+    if not callable(encoder):
+        raise ValueError(f"encoder must be callable, got {type(encoder).__name__}")
+    x, _ = as_tensor(data, "data")
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"data must hold at least one item along its first axis, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"data must be floating point, got {x.dtype}")
+    check_finite(x, "data")
+    batch_size = _check_positive_int(batch_size, "batch_size")
+    module = encoder if isinstance(encoder, nn.Module) else getattr(encoder, "__self__", None)
+    if device is None:
+        params = list(module.parameters()) if isinstance(module, nn.Module) else []
+        device = params[0].device if params else get_device()
+    device = torch.device(device)
+    if isinstance(module, nn.Module):
+        module.eval()
+    outputs = []
+    with torch.no_grad():
+        for batch in torch.split(x, batch_size):
+            z = encoder(batch.to(device))
+            if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[0] != batch.shape[0]:
+                raise ValueError(f"encoder must return a (b, D) tensor for a batch of {batch.shape[0]}")
+            outputs.append(z)
+    return torch.cat(outputs)
+
+
+def retrieval_scores(
+    query_encoder: Callable[[torch.Tensor], torch.Tensor],
+    queries: torch.Tensor | np.ndarray,
+    gallery_encoder: Callable[[torch.Tensor], torch.Tensor],
+    gallery: torch.Tensor | np.ndarray,
+    metric: str = "cosine",
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Encode a query split and a gallery split, and score every pair, higher = better.
+
+    The result goes straight into :func:`xmr_lite.metrics.evaluate`.
+
+    Parameters
+    ----------
+    query_encoder, gallery_encoder : callable
+        Map (b, ...) inputs of their modality to (b, D) embeddings in the shared space.
+    queries : (Q, ...) float tensor or array
+    gallery : (N, ...) float tensor or array
+    metric : str
+        Any name of :data:`xmr_lite.distances.METRICS`; distances are negated so that higher
+        is always better.
+    batch_size : int
+    device : torch.device or str, optional
+        As in :func:`encode`.
+
+    Returns
+    -------
+    (Q, N) float tensor.
+
+    Notes
+    -----
+    Taught in chapter 9.
+    """
+    check_choice(metric, "metric", distances.METRICS)
+    q = encode(query_encoder, queries, batch_size, device)
+    g = encode(gallery_encoder, gallery, batch_size, q.device)
+    scores = distances.pairwise(q, g, metric)
+    return scores if distances.is_similarity(metric) else -scores
+
+
+def save(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint: the model's weights, optionally the optimiser's state and extras.
+
+    The file is written to a temporary name and renamed only once complete, so a crash never
+    leaves half a checkpoint behind.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write; its folder must exist.
+    model : nn.Module
+    optimizer : torch.optim.Optimizer, optional
+    extra : dict, optional
+        Plain Python values (numbers, strings, lists, dicts) and tensors only, such as
+        ``History.as_dict()`` or the epoch: :func:`load` reads with ``weights_only=True``, which
+        refuses arbitrary pickled objects.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Notes
+    -----
+    Taught in chapter 9.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    if extra is not None and not isinstance(extra, Mapping):
+        raise ValueError(f"extra must be a dict, got {type(extra).__name__}")
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ValueError(f"path's folder {path.parent} does not exist")
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "extra": dict(extra) if extra is not None else {},
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    map_location: torch.device | str | None = None,
+) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save` into ``model`` (and ``optimizer``).
+
+    Uses ``torch.load(weights_only=True)``: only tensors and plain Python values are
+    unpickled, so loading a file from elsewhere cannot run code.
+
+    Parameters
+    ----------
+    path : str or path-like
+    model : nn.Module
+        Must have the architecture that was saved (the state dict is loaded strictly).
+    optimizer : torch.optim.Optimizer, optional
+        Restored too when given; the checkpoint must then hold an optimiser state.
+    map_location : torch.device or str, optional
+        Where the tensors are loaded; default: the device of the model's parameters.
+
+    Returns
+    -------
+    dict
+        The ``extra`` dict that was saved.
+
+    Notes
+    -----
+    Taught in chapter 9.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path {path} is not a file")
+    if map_location is None:
+        params = list(model.parameters())
+        map_location = params[0].device if params else "cpu"
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(state, dict) or "model" not in state:
+        raise ValueError(f"{path} is not a checkpoint written by xmr_lite.train.save")
+    model.load_state_dict(state["model"])
+    if optimizer is not None:
+        if state.get("optimizer") is None:
+            raise ValueError(f"{path} holds no optimizer state")
+        optimizer.load_state_dict(state["optimizer"])
+    return state.get("extra", {})
+
+
+__all__ = ["History", "encode", "fit", "load", "retrieval_scores", "save", "to_device", "validation_loss"]
