@@ -62,6 +62,7 @@ student: $(STAMP)
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/search.py
+	$(PY) benchmarks/audio_features.py
 
 lock:
 	rm -rf /tmp/xmr-lock && $(PYTHON) -m venv /tmp/xmr-lock
