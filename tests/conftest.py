@@ -1,12 +1,16 @@
-"""Shared fixtures: the devices every tensor test runs on, and the repository root on sys.path."""
+"""Shared fixtures: the devices every tensor test runs on, a network block, and the repository root on sys.path."""
 
 from __future__ import annotations
 
+import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+
+import xmr_lite.data as xd
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -37,3 +41,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("chapter wall times (2-core CPU budget)")
         for line in CHAPTER_TIMES:
             terminalreporter.write_line(line)
+
+
+class NetworkUsedError(AssertionError):
+    pass
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Make every attempt to open a connection fail loudly, as on a machine with no network."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise NetworkUsedError(f"a network connection was attempted: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)  # the loader must go offline by itself
+    xd.clear_verification_cache()
+    yield
+    xd.clear_verification_cache()

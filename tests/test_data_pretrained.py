@@ -4,34 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import torch
 
 import xmr_lite.data as xd
-
-
-class NetworkUsedError(AssertionError):
-    pass
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Make every attempt to open a connection fail loudly, as on a machine with no network."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise NetworkUsedError(f"a network connection was attempted: {args!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)  # the loader must go offline by itself
-    xd.clear_verification_cache()
-    yield
-    xd.clear_verification_cache()
+from tests.conftest import NetworkUsedError
 
 
 def test_the_network_block_works(no_network):

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
 
 import xmr_lite.data as xd
 from xmr_lite import image as xi
-
-
-class NetworkUsedError(AssertionError):
-    pass
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every attempt to open a connection fails, as on a machine without a network."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise NetworkUsedError(f"a network connection was attempted: {args!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    xd.clear_verification_cache()  # so the registry checks the weights' digest again
-    yield
-    xd.clear_verification_cache()
 
 
 @pytest.fixture(scope="module")
