@@ -8,9 +8,10 @@ STAMP  := $(VENV)/.installed
 JB     := $(VENV)/bin/jupyter-book
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-export MPLBACKEND := Agg
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# Kernels inherit the environment; MPLBACKEND=Agg would make plt.show() draw nothing in the book.
+unexport MPLBACKEND
 
 .PHONY: help setup book test lint unit chapters build-book notebooks student lock benchmarks clean
 
@@ -45,7 +46,7 @@ chapters: $(STAMP)
 	$(PY) -m tools.chapter_runner
 
 build-book: $(STAMP)
-	$(JB) build . --builder html -W --keep-going
+	$(JB) build . --all --builder html -W --keep-going
 	$(PY) -m tools.check_build
 
 test: $(STAMP)

@@ -163,6 +163,29 @@ def test_runner_executes_times_and_caches(tmp_path):
     assert get_cache(str(tmp_path / "cache")).match_cache_notebook(read_chapter(path)) is not None
 
 
+def test_runner_keeps_figures_even_when_the_caller_sets_a_non_interactive_backend(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # a headless default that would draw nothing in a notebook
+    plot = "\n```{code-cell} ipython3\nimport matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()\n```\n"
+    nb, result = execute(write_chapter(tmp_path, extra=plot))
+    assert result.ok, result.error
+    assert any("image/png" in out.get("data", {}) for out in nb.cells[-1].outputs)
+    assert os.environ["MPLBACKEND"] == "Agg"  # the caller's environment is given back
+
+
+def test_build_check_counts_figures(tmp_path):
+    from tools.check_build import expected_figures, missing_figures, rendered_figures
+
+    source = ROOT / "chapters" / "01_pipeline.md"
+    pages = tmp_path / "chapters"
+    pages.mkdir()
+    page = pages / "01_pipeline.html"
+    page.write_text("<p>no figures</p>", encoding="utf-8")
+    assert expected_figures(source) >= 1 and rendered_figures(page) == 0
+    assert [line.split(":")[0] for line in missing_figures(tmp_path)] == ["chapters/01_pipeline"]
+    page.write_text('<img alt="" src="../_images/abc.png" />' * expected_figures(source), encoding="utf-8")
+    assert missing_figures(tmp_path) == []
+
+
 def test_runner_reports_a_failing_cell(tmp_path):
     path = write_chapter(tmp_path, extra='\n```{code-cell} ipython3\nraise ValueError("boom")\n```\n')
     _, result = execute(path)

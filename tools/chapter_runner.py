@@ -18,6 +18,8 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,21 @@ def budget_of(nb: nbformat.NotebookNode) -> float:
     return float(nb.metadata.get("xmr", {}).get("budget_s", DEFAULT_BUDGET_S))
 
 
+@contextmanager
+def inline_figures() -> Iterator[None]:
+    """Let the kernel draw figures into the notebook, whatever ``MPLBACKEND`` the caller set.
+
+    A kernel inherits the environment. With ``MPLBACKEND=Agg`` (common on headless machines)
+    ``plt.show()`` draws nothing, and the book would silently lose every figure.
+    """
+    saved = os.environ.pop("MPLBACKEND", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
+
+
 def execute(path: Path, timeout_s: float = 600.0) -> tuple[nbformat.NotebookNode, ChapterResult]:
     """Run one chapter top to bottom in its own folder and time it."""
     nb = read_chapter(path)
@@ -67,7 +84,8 @@ def execute(path: Path, timeout_s: float = 600.0) -> tuple[nbformat.NotebookNode
     start = time.perf_counter()
     error = None
     try:
-        client.execute()
+        with inline_figures():
+            client.execute()
     except (nbclient.exceptions.CellExecutionError, nbclient.exceptions.CellTimeoutError) as err:
         error = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
     seconds = time.perf_counter() - start
