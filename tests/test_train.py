@@ -217,3 +217,14 @@ def test_checkpoint_errors(tmp_path):
         train.load(tmp_path / "list.pt", model)
     with pytest.raises(RuntimeError):  # a different architecture: torch names the missing keys
         train.load(path, nn.Linear(4, 2))
+
+
+def test_validation_loss_is_the_mean_loss_over_the_validation_batches(device):
+    x, y = regression_data(48)
+    model = nn.Linear(3, 1).to(device)
+    val = [(bx.to(device), by.to(device)) for bx, by in batches(x, y, 16)]
+    with torch.no_grad():
+        expected = sum(float(mse(model, b)) for b in val) / len(val)
+    assert train.validation_loss(mse)(model, val) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="val_loader produced no batch"):
+        train.validation_loss(mse)(model, [])

@@ -6,6 +6,7 @@ out-of-range ``k`` fails early with a ``ValueError`` that names the argument.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Union
 
@@ -92,6 +93,34 @@ def check_k(k: object, n: int, name: str = "k") -> int:
     if not 1 <= int(k) <= n:
         raise ValueError(f"{name} must satisfy 1 <= {name} <= {n}, got {k}")
     return int(k)
+
+
+def is_int(value: object) -> bool:
+    """True for a Python or numpy integer, False for a bool (which Python counts as an int)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_int(value: object, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int after checking that it is an integer >= ``minimum``."""
+    if not is_int(value) or int(value) < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_number(value: object, name: str, minimum: float | None = None, strict: bool = False) -> float:
+    """Return ``value`` as a float after checking that it is a finite number, >= ``minimum``.
+
+    With ``strict=True`` the number must be > ``minimum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and (v < minimum or (strict and v == minimum)):
+        relation = ">" if strict else ">="
+        raise ValueError(f"{name} must be {relation} {minimum}, got {value}")
+    return v
 
 
 def check_choice(value: str, name: str, choices: Sequence[str]) -> str:

@@ -39,7 +39,16 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812 - the PyTorch convention
 from torchaudio import functional as taf
 
-from xmr_lite._checks import ArrayLike, as_float, as_tensor, check_choice, check_finite, to_output
+from xmr_lite._checks import (
+    ArrayLike,
+    as_float,
+    as_tensor,
+    check_choice,
+    check_finite,
+    check_int,
+    check_number,
+    to_output,
+)
 
 PathLike = Union[str, Path]
 
@@ -58,32 +67,12 @@ MEL_SCALES = ("slaney", "htk")
 # --------------------------------------------------------------------------------------------
 
 
-def _check_positive_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an int, got {type(value).__name__}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def _check_sample_rate(value: object, name: str = "sample_rate") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}")
     if not math.isfinite(float(value)) or float(value) <= 0:
         raise ValueError(f"{name} must be a positive number of samples per second, got {value}")
     return float(value)
-
-
-def _check_number(value: object, name: str, minimum: float | None = None, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number, got {type(value).__name__}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if minimum is not None and (v < minimum or (strict and v == minimum)):
-        relation = ">" if strict else ">="
-        raise ValueError(f"{name} must be {relation} {minimum}, got {value}")
-    return v
 
 
 def _writable(x: object) -> object:
@@ -184,7 +173,7 @@ def save(path: PathLike, wave: ArrayLike, sample_rate: int) -> None:
         positive integer.
     """
     w, _ = _as_wave(wave)
-    rate = _check_positive_int(sample_rate, "sample_rate")
+    rate = check_int(sample_rate, "sample_rate")
     if bool((w.abs() > 1.0).any()):
         raise ValueError(f"wave must lie in [-1, 1] to be saved, got a peak of {float(w.abs().max()):.3f}")
     data = w.detach().cpu().to(torch.float32).numpy()
@@ -235,7 +224,7 @@ def fix_length(wave: ArrayLike, length: int) -> ArrayLike:
     (…, length) tensor or array of the same kind and device as ``wave``.
     """
     w, from_numpy = _as_wave(wave)
-    n = _check_positive_int(length, "length")
+    n = check_int(length, "length")
     if w.shape[-1] >= n:
         return to_output(w[..., :n].clone(), from_numpy)
     return to_output(F.pad(w, (0, n - w.shape[-1])), from_numpy)
@@ -267,7 +256,7 @@ def add_noise(
     Noisy clips, same shape, kind and device as ``wave``.
     """
     w, from_numpy = _as_wave(wave)
-    snr = _check_number(snr_db, "snr_db")
+    snr = check_number(snr_db, "snr_db")
     if noise is None:
         if generator is not None and generator.device != w.device:
             raise ValueError(f"generator is on {generator.device} but wave is on {w.device}")
@@ -309,7 +298,7 @@ def get_window(window: str, length: int, dtype: torch.dtype = torch.float32, dev
     ``scipy.signal.get_window(window, length, fftbins=True)``.
     """
     check_choice(window, "window", WINDOWS)
-    n = _check_positive_int(length, "length")
+    n = check_int(length, "length")
     if window == "rectangular":
         return torch.ones(n, dtype=dtype, device=device)
     make = {"hann": torch.hann_window, "hamming": torch.hamming_window, "blackman": torch.blackman_window}
@@ -377,8 +366,8 @@ def _stft_rows(
     pad_mode: str,
 ) -> torch.Tensor:
     """The STFT of a validated wave, one row per frame: complex (…, frames, n_fft // 2 + 1)."""
-    n_fft = _check_positive_int(n_fft, "n_fft", minimum=2)
-    hop_length = _check_positive_int(hop_length, "hop_length")
+    n_fft = check_int(n_fft, "n_fft", minimum=2)
+    hop_length = check_int(hop_length, "hop_length")
     win = _window_tensor(window, n_fft, win_length, w)
     check_choice(pad_mode, "pad_mode", PAD_MODES)
     if center:
@@ -395,7 +384,7 @@ def _stft_rows(
 
 def _mel_rows(w: torch.Tensor, power: float, fb: torch.Tensor, *stft_args) -> torch.Tensor:
     """``|STFT| ** power @ fb`` of a validated wave, one row per frame: (…, frames, n_mels)."""
-    p = _check_number(power, "power", minimum=0.0, strict=True)
+    p = check_number(power, "power", minimum=0.0, strict=True)
     z = _stft_rows(w, *stft_args)  # (…, frames, n_freqs)
     if p != 2.0:
         return z.abs().pow(p) @ fb
@@ -407,7 +396,7 @@ def _mel_rows(w: torch.Tensor, power: float, fb: torch.Tensor, *stft_args) -> to
 
 def _power_rows(w: torch.Tensor, power: float, *stft_args) -> torch.Tensor:
     """``|STFT| ** power`` of a validated wave, one row per frame: (…, frames, n_freqs)."""
-    p = _check_number(power, "power", minimum=0.0, strict=True)
+    p = check_number(power, "power", minimum=0.0, strict=True)
     z = _stft_rows(w, *stft_args)
     if p == 2.0:  # re^2 + im^2 skips the square root of abs()
         return torch.view_as_real(z).pow(2).sum(-1)
@@ -417,7 +406,7 @@ def _power_rows(w: torch.Tensor, power: float, *stft_args) -> torch.Tensor:
 def _window_tensor(window: str | ArrayLike, n_fft: int, win_length: int | None, like: torch.Tensor) -> torch.Tensor:
     """The window, zero-padded on both sides to ``n_fft``, on ``like``'s device and dtype."""
     if isinstance(window, str):
-        length = n_fft if win_length is None else _check_positive_int(win_length, "win_length")
+        length = n_fft if win_length is None else check_int(win_length, "win_length")
         if length > n_fft:
             raise ValueError(f"win_length must be <= n_fft={n_fft}, got {length}")
         win = get_window(window, length, dtype=like.dtype, device=like.device)
@@ -546,14 +535,14 @@ def mel_filterbank(
     ValueError
         If ``n_mels`` is so high (or ``n_freqs`` so low) that some filter holds no FFT bin.
     """
-    n_freqs = _check_positive_int(n_freqs, "n_freqs", minimum=2)
+    n_freqs = check_int(n_freqs, "n_freqs", minimum=2)
     sr = _check_sample_rate(sample_rate)
-    n_mels = _check_positive_int(n_mels, "n_mels")
+    n_mels = check_int(n_mels, "n_mels")
     check_choice(mel_scale, "mel_scale", MEL_SCALES)
     if norm is not None:
         check_choice(norm, "norm", ["slaney"])
-    f_min = _check_number(f_min, "f_min", minimum=0.0)
-    f_max = sr / 2.0 if f_max is None else _check_number(f_max, "f_max")
+    f_min = check_number(f_min, "f_min", minimum=0.0)
+    f_max = sr / 2.0 if f_max is None else check_number(f_max, "f_max")
     if not f_min < f_max <= sr / 2.0:
         raise ValueError(f"need 0 <= f_min < f_max <= sample_rate / 2 = {sr / 2}, got f_min={f_min}, f_max={f_max}")
 
@@ -643,7 +632,7 @@ def melspectrogram(
     """
     w, from_numpy = _as_wave(wave)
     _check_sample_rate(sample_rate)
-    n_fft = _check_positive_int(n_fft, "n_fft", minimum=2)
+    n_fft = check_int(n_fft, "n_fft", minimum=2)
     fb = mel_filterbank(n_fft // 2 + 1, sample_rate, n_mels, f_min, f_max, mel_scale, norm, w.dtype, w.device)
     rows = _mel_rows(w, power, fb, n_fft, hop_length, win_length, window, center, pad_mode)  # (…, frames, n_mels)
     return to_output(rows.transpose(-1, -2), from_numpy)  # (…, n_mels, frames)
@@ -681,11 +670,11 @@ def power_to_db(power: ArrayLike, ref: float = 1.0, amin: float = 1e-10, top_db:
 
 def _to_db(power: torch.Tensor, ref: float, amin: float, top_db: float | None) -> torch.Tensor:
     """:func:`power_to_db` on a validated (…, F, frames) tensor."""
-    ref = _check_number(ref, "ref", minimum=0.0, strict=True)
-    amin = _check_number(amin, "amin", minimum=0.0, strict=True)
+    ref = check_number(ref, "ref", minimum=0.0, strict=True)
+    amin = check_number(amin, "amin", minimum=0.0, strict=True)
     db = 10.0 * torch.log10(power.clamp_min(amin)) - 10.0 * math.log10(max(amin, ref))
     if top_db is not None:
-        top_db = _check_number(top_db, "top_db", minimum=0.0)
+        top_db = check_number(top_db, "top_db", minimum=0.0)
         peak = db.amax(dim=(-2, -1), keepdim=True)  # one peak per clip
         db = torch.maximum(db, peak - top_db)
     return db
@@ -710,8 +699,8 @@ def dct_matrix(n_mels: int, n_mfcc: int, dtype: torch.dtype = torch.float32, dev
     -------
     (n_mels, n_mfcc) tensor, the layout of ``torchaudio.functional.create_dct``.
     """
-    n_mels = _check_positive_int(n_mels, "n_mels")
-    n_mfcc = _check_positive_int(n_mfcc, "n_mfcc")
+    n_mels = check_int(n_mels, "n_mels")
+    n_mfcc = check_int(n_mfcc, "n_mfcc")
     if n_mfcc > n_mels:
         raise ValueError(f"n_mfcc must be <= n_mels={n_mels}, got {n_mfcc}")
     n = torch.arange(n_mels, dtype=torch.float64)[:, None]
@@ -772,12 +761,12 @@ def mfcc(
     (…, n_mfcc, frames) tensor or array of the same kind and device as ``wave``.
     """
     w, from_numpy = _as_wave(wave)
-    n_mfcc = _check_positive_int(n_mfcc, "n_mfcc")
-    n_mels = _check_positive_int(n_mels, "n_mels")
+    n_mfcc = check_int(n_mfcc, "n_mfcc")
+    n_mels = check_int(n_mels, "n_mels")
     if n_mfcc > n_mels:
         raise ValueError(f"n_mfcc must be <= n_mels={n_mels}, got {n_mfcc}")
     _check_sample_rate(sample_rate)
-    n_fft = _check_positive_int(n_fft, "n_fft", minimum=2)
+    n_fft = check_int(n_fft, "n_fft", minimum=2)
     fb = mel_filterbank(n_fft // 2 + 1, sample_rate, n_mels, f_min, f_max, mel_scale, norm, w.dtype, w.device)
     rows = _mel_rows(w, power, fb, n_fft, hop_length, win_length, window, center, pad_mode)  # (…, frames, n_mels)
     log_mel = _to_db(rows, ref, amin, top_db)  # a clip's peak is the same in either layout
@@ -811,7 +800,7 @@ def deltas(features: ArrayLike, width: int = 9) -> ArrayLike:
     Same shape, kind and device as ``features``.
     """
     x, from_numpy = _as_spectrogram(features, "features")
-    width = _check_positive_int(width, "width", minimum=3)
+    width = check_int(width, "width", minimum=3)
     if width % 2 == 0:
         raise ValueError(f"width must be odd, got {width}")
     frames = x.shape[-1]
@@ -836,10 +825,12 @@ class _AudioEncoder(nn.Module):
 
     def __init__(self, n_mels: int, embed_dim: int, n_classes: int | None) -> None:
         super().__init__()
-        self.n_mels = _check_positive_int(n_mels, "n_mels")
-        self.embed_dim = _check_positive_int(embed_dim, "embed_dim")
-        self.n_classes = None if n_classes is None else _check_positive_int(n_classes, "n_classes", minimum=2)
+        self.n_mels = check_int(n_mels, "n_mels")
+        self.embed_dim = check_int(embed_dim, "embed_dim")
+        self.n_classes = None if n_classes is None else check_int(n_classes, "n_classes", minimum=2)
         self.head = None if n_classes is None else nn.Linear(self.embed_dim, self.n_classes)
+        # log-mel values are in dB, far from unit scale: every encoder first standardises each band
+        self.norm = nn.BatchNorm1d(self.n_mels)
 
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
@@ -915,11 +906,10 @@ class AudioCNN(_AudioEncoder):
         super().__init__(n_mels, embed_dim, n_classes)
         if len(channels) == 0:
             raise ValueError("channels must name at least one block")
-        self.norm = nn.BatchNorm1d(self.n_mels)
         blocks: list[nn.Module] = []
         c_in = 1
         for c_out in channels:
-            c_out = _check_positive_int(c_out, "channels")
+            c_out = check_int(c_out, "channels")
             blocks += [
                 nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False),
                 nn.BatchNorm2d(c_out),
@@ -932,7 +922,7 @@ class AudioCNN(_AudioEncoder):
         for _ in channels:
             bins = -(-bins // 2)  # each pooling halves the mel axis, rounding up
         self.project = nn.Sequential(
-            nn.Dropout(_check_number(dropout, "dropout", 0.0)), nn.Linear(c_in * bins, embed_dim)
+            nn.Dropout(check_number(dropout, "dropout", 0.0)), nn.Linear(c_in * bins, embed_dim)
         )
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -967,16 +957,15 @@ class AudioGRU(_AudioEncoder):
         dropout: float = 0.1,
     ) -> None:
         super().__init__(n_mels, embed_dim, n_classes)
-        self.norm = nn.BatchNorm1d(self.n_mels)
         self.gru = nn.GRU(
             self.n_mels,
-            _check_positive_int(hidden_size, "hidden_size"),
-            num_layers=_check_positive_int(num_layers, "num_layers"),
+            check_int(hidden_size, "hidden_size"),
+            num_layers=check_int(num_layers, "num_layers"),
             batch_first=True,
             bidirectional=True,
         )
         self.project = nn.Sequential(
-            nn.Dropout(_check_number(dropout, "dropout", 0.0)), nn.Linear(2 * hidden_size, embed_dim)
+            nn.Dropout(check_number(dropout, "dropout", 0.0)), nn.Linear(2 * hidden_size, embed_dim)
         )
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -1031,18 +1020,17 @@ class DilatedConvEncoder(_AudioEncoder):
         dropout: float = 0.1,
     ) -> None:
         super().__init__(n_mels, embed_dim, n_classes)
-        channels = _check_positive_int(channels, "channels")
-        kernel_size = _check_positive_int(kernel_size, "kernel_size", minimum=3)
+        channels = check_int(channels, "channels")
+        kernel_size = check_int(kernel_size, "kernel_size", minimum=3)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
-        self.n_blocks = _check_positive_int(n_blocks, "n_blocks")
+        self.n_blocks = check_int(n_blocks, "n_blocks")
         self.receptive_field = 1 + (kernel_size - 1) * (2**self.n_blocks - 1)
         """Frames that one output frame depends on."""
-        self.norm = nn.BatchNorm1d(self.n_mels)
         self.inp = nn.Conv1d(self.n_mels, channels, 1)
         self.blocks = nn.Sequential(*[_GatedResidualBlock(channels, kernel_size, 2**i) for i in range(n_blocks)])
         self.project = nn.Sequential(
-            nn.ReLU(), nn.Dropout(_check_number(dropout, "dropout", 0.0)), nn.Linear(channels, embed_dim)
+            nn.ReLU(), nn.Dropout(check_number(dropout, "dropout", 0.0)), nn.Linear(channels, embed_dim)
         )
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,13 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from xmr_lite._checks import check_finite, check_ndim, same_device
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
+from xmr_lite._checks import check_finite, check_int, check_ndim, same_device
 
 
 def _check_dims(dims: object) -> list[int]:
@@ -35,7 +29,7 @@ def _check_dims(dims: object) -> list[int]:
         raise ValueError(f"dims must be a list of ints, one per modality, got {type(dims).__name__}")
     if len(dims) < 2:
         raise ValueError(f"dims must name at least two modalities, got {len(dims)}")
-    return [_check_int(d, f"dims[{i}]", 1) for i, d in enumerate(dims)]
+    return [check_int(d, f"dims[{i}]", 1) for i, d in enumerate(dims)]
 
 
 class _Fusion(nn.Module):
@@ -44,7 +38,7 @@ class _Fusion(nn.Module):
     def __init__(self, dims: Sequence[int], out_dim: int) -> None:
         super().__init__()
         self.dims = _check_dims(dims)
-        self.out_dim = _check_int(out_dim, "out_dim", 1)
+        self.out_dim = check_int(out_dim, "out_dim", 1)
 
     @property
     def n_modalities(self) -> int:
@@ -230,7 +224,7 @@ class AttentionFusion(_Fusion):
 
     def __init__(self, dims: Sequence[int], out_dim: int, hidden: int | None = None) -> None:
         super().__init__(dims, out_dim)
-        hidden = self.out_dim if hidden is None else _check_int(hidden, "hidden", 1)
+        hidden = self.out_dim if hidden is None else check_int(hidden, "hidden", 1)
         self.projections = nn.ModuleList(nn.Linear(d, self.out_dim) for d in self.dims)
         self.scorers = nn.ModuleList(
             nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, 1)) for d in self.dims
@@ -373,7 +367,7 @@ class LowRankBilinearFusion(_Fusion):
 
     def __init__(self, dims: Sequence[int], out_dim: int, rank: int = 4, append_one: bool = True) -> None:
         super().__init__(dims, out_dim)
-        self.rank = _check_int(rank, "rank", 1)
+        self.rank = check_int(rank, "rank", 1)
         self.append_one = bool(append_one)
         self.sizes = [d + self.append_one for d in self.dims]
         # Each factor maps one modality to (rank, out_dim) numbers; the scale keeps the
@@ -438,10 +432,10 @@ class CrossAttentionFusion(_Fusion):
 
     def __init__(self, dims: Sequence[int], out_dim: int, n_heads: int = 4, ff_mult: int = 2) -> None:
         super().__init__(dims, out_dim)
-        self.n_heads = _check_int(n_heads, "n_heads", 1)
+        self.n_heads = check_int(n_heads, "n_heads", 1)
         if self.out_dim % self.n_heads:
             raise ValueError(f"out_dim={self.out_dim} must be divisible by n_heads={self.n_heads}")
-        ff_mult = _check_int(ff_mult, "ff_mult", 1)
+        ff_mult = check_int(ff_mult, "ff_mult", 1)
         self.projections = nn.ModuleList(nn.Linear(d, self.out_dim) for d in self.dims)
         self.modality_embedding = nn.Parameter(0.02 * torch.randn(self.n_modalities, self.out_dim))
         self.norm_attention = nn.LayerNorm(self.out_dim)

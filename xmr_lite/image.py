@@ -35,7 +35,7 @@ from torchvision.models.resnet import BasicBlock
 from torchvision.ops import Conv2dNormActivation
 from torchvision.transforms import v2
 
-from xmr_lite._checks import as_float, as_tensor, check_finite, check_k, to_output
+from xmr_lite._checks import as_float, as_tensor, check_finite, check_int, check_k, is_int, to_output
 from xmr_lite._runtime import get_device
 from xmr_lite.data import (
     EFFICIENTNET_LITE0_INPUT_SIZE,
@@ -62,21 +62,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # --------------------------------------------------------------------------------------------
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if not _is_int(value) or int(value) < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _int_pair(value: object, name: str, minimum: int) -> tuple[int, int]:
     """Accept an int or a pair of ints (the ``F.conv2d`` convention) and return a pair."""
-    if _is_int(value):
+    if is_int(value):
         value = (value, value)
-    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value)):
+    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) for v in value)):
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
     if min(value) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {tuple(value)}")
@@ -84,7 +74,7 @@ def _int_pair(value: object, name: str, minimum: int) -> tuple[int, int]:
 
 
 def _check_widths(widths: object, name: str = "widths") -> tuple[int, ...]:
-    if not isinstance(widths, (tuple, list)) or not widths or not all(_is_int(w) and w >= 1 for w in widths):
+    if not isinstance(widths, (tuple, list)) or not widths or not all(is_int(w) and w >= 1 for w in widths):
         raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {widths!r}")
     return tuple(int(w) for w in widths)
 
@@ -168,11 +158,11 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
         If an argument is out of range, or if the (dilated) kernel is larger than the padded
         input so that there is no output at all.
     """
-    size = _check_int(size, "size", 1)
-    kernel_size = _check_int(kernel_size, "kernel_size", 1)
-    stride = _check_int(stride, "stride", 1)
-    padding = _check_int(padding, "padding", 0)
-    dilation = _check_int(dilation, "dilation", 1)
+    size = check_int(size, "size", 1)
+    kernel_size = check_int(kernel_size, "kernel_size", 1)
+    stride = check_int(stride, "stride", 1)
+    padding = check_int(padding, "padding", 0)
+    dilation = check_int(dilation, "dilation", 1)
     span = dilation * (kernel_size - 1) + 1
     if size + 2 * padding < span:
         raise ValueError(
@@ -370,9 +360,9 @@ def receptive_field(layers: nn.Module | Sequence[Sequence[int]]) -> int:
         for i, layer in enumerate(layers):
             if not isinstance(layer, (list, tuple)) or len(layer) not in (2, 3):
                 raise ValueError(f"layers[{i}] must be (kernel, stride) or (kernel, stride, dilation), got {layer!r}")
-            kernel = _check_int(layer[0], f"layers[{i}] kernel", 1)
-            step = _check_int(layer[1], f"layers[{i}] stride", 1)
-            dil = _check_int(layer[2], f"layers[{i}] dilation", 1) if len(layer) == 3 else 1
+            kernel = check_int(layer[0], f"layers[{i}] kernel", 1)
+            step = check_int(layer[1], f"layers[{i}] stride", 1)
+            dil = check_int(layer[2], f"layers[{i}] dilation", 1) if len(layer) == 3 else 1
             sizes.append((kernel, step, dil))
     else:
         raise ValueError(f"layers must be an nn.Module or a sequence of (kernel, stride), got {type(layers).__name__}")
@@ -401,7 +391,11 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 
 
 class _ImageModel(nn.Module):
-    """Shared input check of the book's small CNNs; each defines ``embed`` and ``head``."""
+    """What the book's small CNNs share: the input check, ``embed``, ``head`` and ``forward``.
+
+    By default a model is ``features`` → ``embedding`` (the penultimate layer) → ``classifier``;
+    a model with another layout overrides ``embed`` and ``head``.
+    """
 
     in_channels: int
     image_size: int
@@ -411,6 +405,14 @@ class _ImageModel(nn.Module):
     def check_input(self, x: torch.Tensor) -> torch.Tensor:
         """Raise ``ValueError`` unless ``x`` is a float (B, in_channels, image_size, image_size) batch."""
         return check_images(x, self.in_channels, self.image_size, _model_device(self))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate-layer features: (B, in_channels, S, S) float → (B, embed_dim)."""
+        return self.embedding(self.features(self.check_input(x)))
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits (B, n_classes) from embeddings (B, embed_dim)."""
+        return self.classifier(features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits, (B, n_classes)."""
@@ -454,10 +456,10 @@ class SmallCNN(_ImageModel):
         widths: Sequence[int] = (16, 32),
     ) -> None:
         super().__init__()
-        self.in_channels = _check_int(in_channels, "in_channels", 1)
-        self.image_size = _check_int(image_size, "image_size", 1)
-        self.embed_dim = _check_int(embed_dim, "embed_dim", 1)
-        n_classes = _check_int(n_classes, "n_classes", 1)
+        self.in_channels = check_int(in_channels, "in_channels", 1)
+        self.image_size = check_int(image_size, "image_size", 1)
+        self.embed_dim = check_int(embed_dim, "embed_dim", 1)
+        n_classes = check_int(n_classes, "n_classes", 1)
         widths = _check_widths(widths)
         if image_size < 2 ** len(widths):
             raise ValueError(f"image_size={image_size} is too small for {len(widths)} halving poolings")
@@ -472,14 +474,6 @@ class SmallCNN(_ImageModel):
         self.embedding = nn.Sequential(nn.Flatten(), nn.Linear(channels * size * size, embed_dim), nn.ReLU())
         self.classifier = nn.Linear(embed_dim, n_classes)
         self.feature_layer = "embedding"
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate-layer features: (B, in_channels, S, S) float → (B, embed_dim)."""
-        return self.embedding(self.features(self.check_input(x)))
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits (B, n_classes) from embeddings (B, embed_dim)."""
-        return self.classifier(features)
 
 
 class SmallVGG(_ImageModel):
@@ -514,12 +508,12 @@ class SmallVGG(_ImageModel):
         dropout: float = 0.3,
     ) -> None:
         super().__init__()
-        self.in_channels = _check_int(in_channels, "in_channels", 1)
-        self.image_size = _check_int(image_size, "image_size", 1)
-        self.embed_dim = _check_int(embed_dim, "embed_dim", 1)
-        n_classes = _check_int(n_classes, "n_classes", 1)
+        self.in_channels = check_int(in_channels, "in_channels", 1)
+        self.image_size = check_int(image_size, "image_size", 1)
+        self.embed_dim = check_int(embed_dim, "embed_dim", 1)
+        n_classes = check_int(n_classes, "n_classes", 1)
         widths = _check_widths(widths)
-        convs_per_stage = _check_int(convs_per_stage, "convs_per_stage", 1)
+        convs_per_stage = check_int(convs_per_stage, "convs_per_stage", 1)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if image_size < 2 ** len(widths):
@@ -534,14 +528,6 @@ class SmallVGG(_ImageModel):
         self.embedding = nn.Sequential(nn.Flatten(), nn.Linear(channels * size * size, embed_dim), nn.ReLU())
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_dim, n_classes))
         self.feature_layer = "embedding"
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate-layer features: (B, in_channels, S, S) float → (B, embed_dim)."""
-        return self.embedding(self.features(self.check_input(x)))
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits (B, n_classes) from embeddings (B, embed_dim)."""
-        return self.classifier(features)
 
 
 class PlainBlock(BasicBlock):
@@ -599,11 +585,11 @@ class SmallResNet(_ImageModel):
         image_size: int = 28,
     ) -> None:
         super().__init__()
-        self.in_channels = _check_int(in_channels, "in_channels", 1)
-        self.image_size = _check_int(image_size, "image_size", 1)
-        n_classes = _check_int(n_classes, "n_classes", 1)
+        self.in_channels = check_int(in_channels, "in_channels", 1)
+        self.image_size = check_int(image_size, "image_size", 1)
+        n_classes = check_int(n_classes, "n_classes", 1)
         widths = _check_widths(widths)
-        blocks_per_stage = _check_int(blocks_per_stage, "blocks_per_stage", 1)
+        blocks_per_stage = check_int(blocks_per_stage, "blocks_per_stage", 1)
         if not isinstance(residual, bool):
             raise ValueError(f"residual must be a bool, got {residual!r}")
         if image_size < 2 ** (len(widths) - 1):
@@ -798,7 +784,7 @@ def extract_features(
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
     from_numpy = False
     if isinstance(loader_or_tensor, (torch.Tensor, np.ndarray)):
         data, from_numpy = as_tensor(loader_or_tensor, "loader_or_tensor")
@@ -938,8 +924,8 @@ def imagenet_transform(
     """
     if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
         raise ValueError(f"mean and std must hold three values each, std > 0; got {mean}, {std}")
-    resize = _check_int(resize, "resize", 1)
-    crop = _check_int(crop, "crop", 1)
+    resize = check_int(resize, "resize", 1)
+    crop = check_int(crop, "crop", 1)
     if crop > resize:
         raise ValueError(f"crop={crop} must not exceed resize={resize}")
     return v2.Compose(
@@ -1018,7 +1004,7 @@ class PretrainedImageEncoder:
 
     def __init__(self, device: torch.device | str | None = None, batch_size: int = 16) -> None:
         self.device = torch.device(device) if device is not None else get_device()
-        self.batch_size = _check_int(batch_size, "batch_size", 1)
+        self.batch_size = check_int(batch_size, "batch_size", 1)
         # channels-last memory layout: the same numbers, about 1.5x faster on a CPU.
         self.model = load_efficientnet_lite0(device=self.device).eval().to(memory_format=torch.channels_last)
         self.class_names = imagenet_class_names()

@@ -19,7 +19,7 @@ import math
 import torch
 from torch.nn import functional as F  # noqa: N812 - the PyTorch convention
 
-from xmr_lite._checks import check_choice, check_finite, check_ndim
+from xmr_lite._checks import check_choice, check_finite, check_ndim, check_number
 
 MINING = ("batch_all", "batch_hard", "semi_hard")
 """The mining strategies accepted by :func:`batch_triplet_loss`."""
@@ -44,12 +44,6 @@ def _same_shape(first: torch.Tensor, other: torch.Tensor, first_name: str, other
         )
     if other.device != first.device:
         raise ValueError(f"{other_name} is on {other.device} but {first_name} is on {first.device}")
-
-
-def _margin(margin: object, name: str = "margin") -> float:
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {margin!r}")
-    return float(margin)
 
 
 def _labels(labels: object, batch: int, device: torch.device, name: str = "labels") -> torch.Tensor:
@@ -128,7 +122,7 @@ def contrastive_loss(x1: torch.Tensor, x2: torch.Tensor, same: torch.Tensor, mar
     same = _labels(same, x1.shape[0], x1.device, "same")
     if not bool(((same == 0) | (same == 1)).all()):
         raise ValueError("same must hold only 0 and 1")
-    margin = _margin(margin)
+    margin = check_number(margin, "margin", minimum=0)
     y = same.to(x1.dtype)
     d = _safe_norm(x1 - x2)
     return (y * d.square() + (1 - y) * F.relu(margin - d).square()).mean()
@@ -161,7 +155,7 @@ def triplet_loss(
     negative = _embeddings(negative, "negative")
     _same_shape(anchor, positive, "anchor", "positive")
     _same_shape(anchor, negative, "anchor", "negative")
-    margin = _margin(margin)
+    margin = check_number(margin, "margin", minimum=0)
     return F.relu(_safe_norm(anchor - positive) - _safe_norm(anchor - negative) + margin).mean()
 
 
@@ -208,7 +202,7 @@ def batch_triplet_loss(
     """
     e = _embeddings(embeddings, "embeddings")
     labels = _labels(labels, e.shape[0], e.device)
-    margin = _margin(margin)
+    margin = check_number(margin, "margin", minimum=0)
     check_choice(mining, "mining", MINING)
     if labels.unique().numel() < 2:
         raise ValueError("labels must hold at least 2 classes: a triplet needs a negative")
@@ -278,13 +272,7 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.07, symmet
     a = _embeddings(a, "a")
     b = _embeddings(b, "b")
     _same_shape(a, b, "a", "b")
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not math.isfinite(temperature)
-        or temperature <= 0
-    ):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    check_number(temperature, "temperature", minimum=0, strict=True)
     if not isinstance(symmetric, bool):
         raise ValueError(f"symmetric must be a bool, got {type(symmetric).__name__}")
     logits = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / temperature

@@ -27,7 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from xmr_lite import distances
-from xmr_lite._checks import as_tensor, check_choice, check_finite
+from xmr_lite._checks import as_tensor, check_choice, check_finite, check_int
 from xmr_lite._runtime import get_device
 
 LossOutput = Union[torch.Tensor, tuple[torch.Tensor, Mapping[str, float]]]
@@ -96,12 +96,6 @@ def _split_loss(output: LossOutput) -> tuple[torch.Tensor, Mapping[str, float]]:
     if not isinstance(logs, Mapping):
         raise ValueError(f"the logs returned by loss_fn must be a dict, got {type(logs).__name__}")
     return loss, logs
-
-
-def _check_positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
 
 
 def validation_loss(loss_fn: LossFn) -> MetricFn:
@@ -184,12 +178,12 @@ def fit(
         raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-    epochs = _check_positive_int(epochs, "epochs")
+    epochs = check_int(epochs, "epochs")
     if mode is None:
         mode = "max" if metric is not None else "min"
     check_choice(mode, "mode", ("max", "min"))
     if patience is not None:
-        patience = _check_positive_int(patience, "patience")
+        patience = check_int(patience, "patience")
     if metric is None and val_loader is not None:
         if mode != "min":
             raise ValueError('without a metric the validation loss is used, which needs mode="min"')
@@ -286,7 +280,7 @@ def encode(
     if not x.is_floating_point():
         raise ValueError(f"data must be floating point, got {x.dtype}")
     check_finite(x, "data")
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    batch_size = check_int(batch_size, "batch_size")
     module = encoder if isinstance(encoder, nn.Module) else getattr(encoder, "__self__", None)
     if device is None:
         params = list(module.parameters()) if isinstance(module, nn.Module) else []

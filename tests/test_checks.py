@@ -1,0 +1,55 @@
+"""The shared argument checks that the library's modules call."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from xmr_lite._checks import check_int, check_number, is_int
+
+
+def test_is_int_accepts_python_and_numpy_integers_but_not_bools_or_floats():
+    assert is_int(3) and is_int(np.int64(3))
+    assert not is_int(True) and not is_int(3.0) and not is_int("3")
+
+
+@given(st.integers(-1000, 1000), st.integers(-10, 10))
+def test_check_int_returns_the_int_or_names_the_argument(value, minimum):
+    if value >= minimum:
+        assert check_int(value, "n", minimum) == value
+        assert type(check_int(np.int32(value), "n", minimum)) is int
+    else:
+        with pytest.raises(ValueError, match=f"n must be an int >= {minimum}"):
+            check_int(value, "n", minimum)
+
+
+@pytest.mark.parametrize("bad", [True, 2.0, "2", None])
+def test_check_int_rejects_non_integers(bad):
+    with pytest.raises(ValueError, match="epochs must be an int"):
+        check_int(bad, "epochs")
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, width=32), st.booleans())
+def test_check_number_respects_a_strict_or_inclusive_minimum(value, strict):
+    accepted = value > 0 if strict else value >= 0
+    if accepted:
+        assert check_number(np.float32(value), "margin", minimum=0, strict=strict) == pytest.approx(value)
+    else:
+        with pytest.raises(ValueError, match=("margin must be > 0" if strict else "margin must be >= 0")):
+            check_number(value, "margin", minimum=0, strict=strict)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_check_number_rejects_nan_and_infinity(bad):
+    with pytest.raises(ValueError, match="temperature must be finite"):
+        check_number(bad, "temperature")
+
+
+@pytest.mark.parametrize("bad", [False, "0.1", None, [0.1]])
+def test_check_number_rejects_what_is_not_a_number(bad):
+    with pytest.raises(ValueError, match="temperature must be a number"):
+        check_number(bad, "temperature")
