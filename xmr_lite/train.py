@@ -33,7 +33,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from xmr_lite import distances
-from xmr_lite._checks import as_tensor, check_choice, check_finite, check_int, check_number
+from xmr_lite._checks import as_tensor, check_choice, check_finite, check_int, check_number, module_dtype
 from xmr_lite._runtime import get_device
 
 LossOutput = Union[torch.Tensor, tuple[torch.Tensor, Mapping[str, float]]]
@@ -403,8 +403,9 @@ def encode(
     encoder : callable
         Maps a (b, ...) batch to (b, D) embeddings: a model, or one of its methods. A module
         (or the module a bound method belongs to) is put in eval mode first.
-    data : (N, ...) float tensor or array
-        The split's inputs.
+    data : (N, ...) float tensor, or array of any numeric dtype
+        The split's inputs, cast to the dtype of the encoder's parameters (float32 for a
+        default model) before they are batched: a float64 or uint8 array works as is.
     batch_size : int, >= 1
     device : torch.device or str, optional
         Where the batches go. Default: the device of the encoder's parameters, else
@@ -420,14 +421,15 @@ def encode(
     """
     if not callable(encoder):
         raise ValueError(f"encoder must be callable, got {type(encoder).__name__}")
-    x, _ = as_tensor(data, "data")
+    x, from_numpy = as_tensor(data, "data")
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"data must hold at least one item along its first axis, got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
+    if not x.is_floating_point() and not from_numpy:
         raise ValueError(f"data must be floating point, got {x.dtype}")
-    check_finite(x, "data")
     batch_size = check_int(batch_size, "batch_size")
     module = encoder if isinstance(encoder, nn.Module) else getattr(encoder, "__self__", None)
+    x = x.to(module_dtype(module))  # float64 or uint8 arrays meet a float32 model here
+    check_finite(x, "data")
     if device is None:
         params = list(module.parameters()) if isinstance(module, nn.Module) else []
         device = params[0].device if params else get_device()
@@ -452,6 +454,7 @@ def retrieval_scores(
     metric: str = "cosine",
     batch_size: int = 256,
     device: torch.device | str | None = None,
+    **metric_kwargs: Any,
 ) -> torch.Tensor:
     """Encode a query split and a gallery split, and score every pair, higher = better.
 
@@ -465,10 +468,15 @@ def retrieval_scores(
     gallery : (N, ...) float tensor or array
     metric : str
         Any name of :data:`xmr_lite.distances.METRICS`; distances are negated so that higher
-        is always better.
+        is always better. ``"kl"`` and ``"js"`` need embeddings whose rows are probability
+        distributions (an encoder ending in a softmax).
     batch_size : int
     device : torch.device or str, optional
         As in :func:`encode`.
+    **metric_kwargs
+        Passed to :func:`xmr_lite.distances.pairwise`: ``VI`` or ``data`` (and
+        ``shrinkage``) for ``"mahalanobis"``, which needs one of them. Tensors must be on the
+        embeddings' device.
 
     Returns
     -------
@@ -478,10 +486,14 @@ def retrieval_scores(
     -----
     Taught in chapter 9.
     """
-    check_choice(metric, "metric", distances.METRICS)
+    metric = distances.canonical_metric(metric)
+    if metric == "mahalanobis" and not metric_kwargs:
+        raise ValueError('metric "mahalanobis" needs VI= (a precision matrix) or data= (embeddings to estimate it)')
+    if metric_kwargs and metric != "mahalanobis":
+        raise ValueError(f"metric {metric!r} takes no extra arguments, got {sorted(metric_kwargs)}")
     q = encode(query_encoder, queries, batch_size, device)
     g = encode(gallery_encoder, gallery, batch_size, q.device)
-    scores = distances.pairwise(q, g, metric)
+    scores = distances.pairwise(q, g, metric, **metric_kwargs)
     return scores if distances.is_similarity(metric) else -scores
 
 
