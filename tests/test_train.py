@@ -8,8 +8,6 @@ from torch import nn
 from xmr_lite import metrics, train
 from xmr_lite.distances import cosine_similarity, euclidean, mahalanobis
 
-RNG = np.random.default_rng(0)
-
 
 def regression_data(n: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
