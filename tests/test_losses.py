@@ -135,7 +135,7 @@ def test_batch_triplet_matches_loops(device, mining, by_loop, margin):
     expected_loss, expected_fraction = by_loop(e.cpu().numpy(), labels, margin)
     assert loss.device.type == device.type
     assert float(loss) == pytest.approx(expected_loss, rel=1e-10, abs=1e-12)
-    assert fraction == pytest.approx(expected_fraction)
+    assert float(fraction) == pytest.approx(expected_fraction)
 
 
 @pytest.mark.parametrize("temperature", [0.05, 0.5, 2.0])
@@ -183,7 +183,7 @@ def test_batch_hard_picks_farthest_positive_and_closest_negative(device):
     per_anchor = [0.5 - 0.3, 0.4 - 0.2, 0.5 - 0.2, 1.7 - 0.2, 1.7 - 1.5]
     expected = np.mean(per_anchor)
     assert float(loss) == pytest.approx(expected)
-    assert fraction == pytest.approx(1.0)
+    assert float(fraction) == pytest.approx(1.0)
 
 
 def test_semi_hard_skips_harder_negatives_and_picks_the_next_farther(device):
@@ -216,7 +216,7 @@ def test_batch_all_averages_over_active_triplets_only(device):
     active = [v for v in values if v > 0]
     assert 0 < len(active) < len(values)
     assert float(loss) == pytest.approx(sum(active) / len(active))
-    assert fraction == pytest.approx(len(active) / len(values))
+    assert float(fraction) == pytest.approx(len(active) / len(values))
 
 
 def test_easy_batch_gives_zero_loss_and_no_active_triplet(device):
@@ -224,7 +224,7 @@ def test_easy_batch_gives_zero_loss_and_no_active_triplet(device):
     labels = torch.tensor([0, 0, 1, 1], device=device)
     for mining in losses.MINING:
         loss, fraction = losses.batch_triplet_loss(e, labels, mining=mining)
-        assert loss.item() == 0.0 and fraction == 0.0
+        assert loss.item() == 0.0 and float(fraction) == 0.0
         loss.backward()  # still attached to the graph
         assert e.grad is not None and bool((e.grad == 0).all())
         e.grad = None
@@ -296,7 +296,7 @@ def test_triplet_losses_ignore_rotation_and_translation(seed, scale, shift):
         before = losses.batch_triplet_loss(e, labels, mining=mining)
         after = losses.batch_triplet_loss(moved, labels, mining=mining)
         assert float(after[0]) == pytest.approx(float(before[0]), rel=1e-9, abs=1e-9)
-        assert after[1] == pytest.approx(before[1])
+        assert float(after[1]) == pytest.approx(float(before[1]))
 
 
 @settings(max_examples=30, deadline=None)
@@ -321,7 +321,8 @@ def test_batch_all_is_at_least_the_mean_over_all_triplets(seed):
     e = torch.randn(8, 2, generator=gen, dtype=torch.float64)
     labels = torch.tensor([0, 0, 1, 1, 2, 2, 2, 3])
     loss, fraction = losses.batch_triplet_loss(e, labels, mining="batch_all")
-    assert float(loss) * fraction == pytest.approx(batch_all_by_loop(e.numpy(), labels.tolist(), 0.2)[0] * fraction)
+    expected = batch_all_by_loop(e.numpy(), labels.tolist(), 0.2)[0] * float(fraction)
+    assert float(loss * fraction) == pytest.approx(expected)
     all_mean = np.mean(
         [max(0.0, math.dist(e[i], e[j]) - math.dist(e[i], e[k]) + 0.2) for i, j, k in all_triplets(labels.tolist())]
     )
@@ -383,3 +384,16 @@ def test_mining_needs_two_classes_and_a_positive(device, mining):
         losses.batch_triplet_loss(x, torch.zeros(4, dtype=torch.long, device=device), mining=mining)
     with pytest.raises(ValueError, match="2 or more items"):
         losses.batch_triplet_loss(x, torch.arange(4, device=device), mining=mining)
+
+
+@pytest.mark.parametrize("mining", losses.MINING)
+def test_batch_triplet_loss_returns_tensors_without_a_device_sync(device, mining):
+    rng = np.random.default_rng(210)
+    e = rand(rng, 8, 3, device=device, requires_grad=True)
+    out = losses.batch_triplet_loss(e, torch.tensor([0, 0, 1, 1, 2, 2, 3, 3], device=device), mining=mining)
+    assert isinstance(out, losses.TripletLoss) and isinstance(out, tuple) and len(out) == 2
+    assert all(isinstance(t, torch.Tensor) and t.ndim == 0 and t.device.type == device.type for t in out)
+    assert out.loss.requires_grad and not out.active_fraction.requires_grad
+    assert 0.0 <= float(out.active_fraction) <= 1.0
+    loss, active = out  # still unpacks like the old (loss, fraction) pair
+    assert loss is out.loss and active is out.active_fraction

@@ -413,3 +413,17 @@ def test_retrieval_scores_accept_the_deprecated_l2():
     with pytest.warns(DeprecationWarning):
         old = train.retrieval_scores(model, x, model, x, metric="l2", device="cpu")
     torch.testing.assert_close(old, train.retrieval_scores(model, x, model, x, metric="sqeuclidean", device="cpu"))
+
+
+def test_fit_records_tensor_logs_like_numbers(device):
+    """batch_triplet_loss's active fraction is a tensor: fit sums it on the device."""
+    x, y = regression_data(32)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    values = iter([0.25, 0.75, 0.5, 1.0])
+
+    def loss_fn(m: nn.Module, batch):
+        return mse(m, batch), {"active": torch.tensor(next(values), device=device)}
+
+    history = train.fit(model, loss_fn, opt, batches(x, y), epochs=2, device=device, progress=False)
+    assert history.logs == {"active": [0.5, 0.75]}

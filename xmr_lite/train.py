@@ -7,7 +7,8 @@ it measured comes back in a :class:`History`.
 
 How a batch turns into a loss is the caller's business: ``loss_fn(model, batch)`` receives the
 model and the batch (already on the device) and returns the loss, or ``(loss, logs)`` where
-``logs`` is a dict of extra numbers to record (for example the fraction of active triplets).
+``logs`` is a dict of extra numbers to record (for example the fraction of active triplets);
+0-d tensors there are summed on the device and read once per epoch.
 
 Beyond the plain loop, :func:`fit` can step a learning-rate scheduler (after every optimiser
 step or after every epoch), stop after a fixed number of optimiser steps (``max_steps``),
@@ -36,7 +37,7 @@ from xmr_lite import distances
 from xmr_lite._checks import as_tensor, check_choice, check_finite, check_int, check_number, module_dtype
 from xmr_lite._runtime import get_device
 
-LossOutput = Union[torch.Tensor, tuple[torch.Tensor, Mapping[str, float]]]
+LossOutput = Union[torch.Tensor, tuple[torch.Tensor, Mapping[str, Union[float, torch.Tensor]]]]
 LossFn = Callable[[nn.Module, Any], LossOutput]
 MetricFn = Callable[[nn.Module, Iterable], float]
 
@@ -139,7 +140,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def _split_loss(output: LossOutput) -> tuple[torch.Tensor, Mapping[str, float]]:
+def _split_loss(output: LossOutput) -> tuple[torch.Tensor, Mapping[str, float | torch.Tensor]]:
     loss, logs = output if isinstance(output, tuple) else (output, {})
     if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
         raise ValueError("loss_fn must return a 0-d tensor, or a (0-d tensor, dict) pair")
@@ -206,7 +207,7 @@ def _train_one_epoch(
     """
     model.train()
     total, count = 0.0, 0
-    sums: dict[str, float] = {}
+    sums: dict[str, float | torch.Tensor] = {}
     for batch in train_loader:
         if max_steps is not None and history.steps >= max_steps:
             break
@@ -225,11 +226,11 @@ def _train_one_epoch(
         history.steps += 1
         history.step_loss.append(loss_value)
         total, count = total + loss_value, count + 1
-        for key, value in logs.items():
-            sums[key] = sums.get(key, 0.0) + float(value)
+        for key, value in logs.items():  # tensors are summed on the device, read once an epoch
+            sums[key] = sums.get(key, 0.0) + (value.detach() if isinstance(value, torch.Tensor) else float(value))
     if count == 0:
         raise ValueError("train_loader produced no batch")
-    return total / count, {key: value / count for key, value in sums.items()}
+    return total / count, {key: float(value) / count for key, value in sums.items()}
 
 
 def fit(
