@@ -77,3 +77,12 @@ def test_module_dtype_reads_the_first_floating_parameter():
     assert module_dtype(nn.Embedding(3, 2).half()) == torch.float16
     assert module_dtype(lambda x: x) == torch.get_default_dtype()
     assert module_dtype(nn.Identity()) == torch.get_default_dtype()
+
+
+def test_check_index_accepts_integers_in_range_only():
+    from xmr_lite._checks import check_index
+
+    assert check_index(0, 3, "i") == 0 and check_index(np.int32(2), 3, "i") == 2
+    for bad in (-1, 3, True, 1.5, "1"):
+        with pytest.raises(ValueError, match=r"i must be an int in \[0, 3\)"):
+            check_index(bad, 3, "i")

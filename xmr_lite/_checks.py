@@ -164,3 +164,10 @@ def module_dtype(module: object) -> torch.dtype:
             if tensor.is_floating_point():
                 return tensor.dtype
     return torch.get_default_dtype()
+
+
+def check_index(value: object, n: int, name: str) -> int:
+    """Return ``value`` as an int after checking that it is an integer index in [0, n)."""
+    if not is_int(value) or not 0 <= int(value) < n:
+        raise ValueError(f"{name} must be an int in [0, {n}), got {value!r}")
+    return int(value)

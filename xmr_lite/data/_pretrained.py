@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from xmr_lite._checks import check_choice
+from xmr_lite._checks import check_choice, check_int
 from xmr_lite._runtime import get_device
 from xmr_lite.data._registry import DataIntegrityError, asset_path, asset_root, get_asset
 
@@ -67,8 +67,8 @@ def load_glove_vectors(max_words: int | None = None) -> tuple[list[str], np.ndar
     DataIntegrityError
         If the package is missing or its files differ from the registered digests.
     """
-    if max_words is not None and (isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 1):
-        raise ValueError(f"max_words must be a positive int or None, got {max_words!r}")
+    if max_words is not None:
+        max_words = check_int(max_words, "max_words")
     _require_module("pyarrow", "pyarrow")
     import pyarrow.parquet as pq
 
