@@ -112,10 +112,7 @@ def test_numbers_in_an_exercise_body_and_in_tables_are_checked(tmp_path):
 
 
 def test_glue_names_are_defined_and_prefixed(tmp_path):
-    body = (
-        '```{code-cell} ipython3\nglue("acc", 1, display=False)\n```\n\n'
-        "It is {glue:text}`ch03_missing:.2f`.\n"
-    )
+    body = '```{code-cell} ipython3\nglue("acc", 1, display=False)\n```\n\nIt is {glue:text}`ch03_missing:.2f`.\n'
     assert sorted(tokens(write(tmp_path, body))) == ["acc", "ch03_missing"]
 
 
