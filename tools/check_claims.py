@@ -70,7 +70,7 @@ COMPARISONS = re.compile(
 #: Quantifiers that make a claim only next to an outcome verb of the same sentence.
 QUANTIFIERS = {"every", "most"}
 OUTCOME = re.compile(
-    r"\b(?:finds?|found|miss(?:es|ed)?|wins?|beats?|falls?|ends? up|reach(?:es)?|stays?|scores?|"
+    r"\b(?:finds?|found|miss(?:es|ed)?|wins?|beats?|falls?|ends? up|reach(?:es)?|stays?|"
     r"lands?|recovers?|retrieves?|recognises?|improves?|gains?|loses?|degrades?|succeeds?|fails?)\b",
     re.IGNORECASE,
 )
@@ -78,7 +78,7 @@ SENTENCE = re.compile(r"[^.!?]*(?:[.!?]+|$)")
 
 #: Phrases that contain a comparison word but define a convention rather than report a result.
 CONVENTIONS = re.compile(
-    r"\b(?:higher|lower|larger|smaller) (?:is|means) better\b|\bbest first\b|\bat most\b",
+    r"\b(?:higher|lower|larger|smaller) (?:is|means) better\b|\bbest (?:first|possible)\b|\bat most\b",
     re.IGNORECASE,
 )
 
