@@ -98,6 +98,8 @@ def test_arrays_are_read_only(shop):
             getattr(shop, name)[0] = 0
     with pytest.raises(ValueError):
         shop.speech[0][0] = 0.0
+    with pytest.raises(TypeError):
+        shop.names["en"] = ()  # type: ignore[index]
 
 
 # ----------------------------------------------------------------------------------------------

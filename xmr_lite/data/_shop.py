@@ -9,7 +9,9 @@ against its sha256 digest in the registry before it is read.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -75,9 +77,9 @@ class XMRShop:
         The emoji character and its Unicode code points (OpenMoji's file name).
     titles : tuple of N str
         The English name (CLDR), e.g. ``"red apple"``; the same as ``names["en"]``.
-    names : dict of str to tuple of N str
+    names : read-only mapping of str to tuple of N str
         The CLDR name in each of :data:`SHOP_LANGUAGES`.
-    keywords : dict of str to tuple of N tuples of str
+    keywords : read-only mapping of str to tuple of N tuples of str
         The CLDR keywords in each language (including the name where CLDR lists it).
     categories : (N,) str array
         The category path ``"group/subgroup"``, e.g. ``"food-drink/food-fruit"``.
@@ -130,8 +132,8 @@ class XMRShop:
     emoji: tuple[str, ...]
     hexcodes: tuple[str, ...]
     titles: tuple[str, ...]
-    names: dict[str, tuple[str, ...]]
-    keywords: dict[str, tuple[tuple[str, ...], ...]]
+    names: Mapping[str, tuple[str, ...]]
+    keywords: Mapping[str, tuple[tuple[str, ...], ...]]
     categories: np.ndarray
     groups: np.ndarray
     subgroups: np.ndarray
@@ -253,8 +255,10 @@ def load_xmr_shop() -> XMRShop:
         emoji=tuple(r["emoji"] for r in items),
         hexcodes=tuple(r["hexcode"] for r in items),
         titles=tuple(r["name_en"] for r in items),
-        names={lang: tuple(r[f"name_{lang}"] for r in items) for lang in SHOP_LANGUAGES},
-        keywords={lang: tuple(_split_keywords(r[f"keywords_{lang}"]) for r in items) for lang in SHOP_LANGUAGES},
+        names=MappingProxyType({lang: tuple(r[f"name_{lang}"] for r in items) for lang in SHOP_LANGUAGES}),
+        keywords=MappingProxyType(
+            {lang: tuple(_split_keywords(r[f"keywords_{lang}"]) for r in items) for lang in SHOP_LANGUAGES}
+        ),
         query_text=tuple(r["text"] for r in queries),
         query_distortion=tuple(json.loads(r["distortion"]) if r["distortion"] else {} for r in queries),
         speech=speech,
