@@ -74,6 +74,7 @@ class IVFIndex(DimAlias):
         self._lists: list[list[torch.Tensor]] = [[] for _ in range(self.nlist)]
         self._list_ids: list[list[torch.Tensor]] = [[] for _ in range(self.nlist)]
         self._ntotal = 0
+        self._scan_cache: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def _check_nprobe(self, nprobe: object) -> int:
         value = check_int(nprobe, "nprobe")
@@ -155,6 +156,7 @@ class IVFIndex(DimAlias):
                 rows = order[start : start + count]
                 self._lists[cell].append(xp[rows])
                 self._list_ids[cell].append(ids[rows])
+                self._scan_cache.pop(cell, None)
                 start += count
         self._ntotal += len(xp)
 
@@ -167,15 +169,25 @@ class IVFIndex(DimAlias):
         if len(self._lists[cell]) > 1:
             self._lists[cell] = [torch.cat(self._lists[cell])]
             self._list_ids[cell] = [torch.cat(self._list_ids[cell])]
+            self._scan_cache.pop(cell, None)
         return self._lists[cell][0], self._list_ids[cell][0]
 
-    def _scan(self, q: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-        """(q, L) scores, larger is better: inner products or negated squared distances."""
+    def _scan(self, q: torch.Tensor, cell: int, vectors: torch.Tensor) -> torch.Tensor:
+        """(q, L) scores, larger is better: inner products or negated squared distances.
+
+        Distances are computed on the cell centred on its mean (its members are close
+        together, so the expansion keeps its digits); the centred vectors and their squared
+        norms are computed once per cell.
+        """
         if not is_distance(self.metric):
             return q @ vectors.T
-        diff_q = q - vectors.mean(0)  # centre on the cell: its members are close together
-        diff_v = vectors - vectors.mean(0)
-        return 2.0 * diff_q @ diff_v.T - (diff_v * diff_v).sum(1) - (diff_q * diff_q).sum(1, keepdim=True)
+        if cell not in self._scan_cache:
+            mean = vectors.mean(0)
+            centred = vectors - mean
+            self._scan_cache[cell] = (mean, centred, (centred * centred).sum(1))
+        mean, centred, sq_norms = self._scan_cache[cell]
+        qc = q - mean
+        return torch.addmm(-sq_norms.unsqueeze(0), qc, centred.T, alpha=2.0) - (qc * qc).sum(1, keepdim=True)
 
     def search(self, q: ArrayLike, k: int, nprobe: int | None = None) -> tuple[ArrayLike, ArrayLike]:
         """The ``k`` best stored vectors among the ``nprobe`` closest cells of each query.
@@ -214,7 +226,7 @@ class IVFIndex(DimAlias):
                 continue
             vectors, ids = self._cell(cell)
             rows, slots = visits // nprobe, visits % nprobe
-            top = torch.topk(self._scan(qp[rows], vectors), min(k, len(vectors)), dim=1)
+            top = torch.topk(self._scan(qp[rows], cell, vectors), min(k, len(vectors)), dim=1)
             best[rows, slots, : top.values.shape[1]] = top.values
             best_ids[rows, slots, : top.values.shape[1]] = ids[top.indices]
         keep = torch.topk(best.reshape(len(qp), -1), k, dim=1)

@@ -60,18 +60,25 @@ def kmeans_plus_plus(x: ArrayLike, n_clusters: int, random_state: int = 0) -> Ar
     k = _check_clusters(n_clusters, len(xt))
     xt = xt.to(torch.float32)
     gen = _generator(random_state, xt.device)
-    first = torch.randint(len(xt), (1,), generator=gen, device=xt.device)
-    chosen = [int(first)]
-    closest = squared_distances_to(xt, xt[first]).squeeze(1)
+    first = int(torch.randint(len(xt), (1,), generator=gen, device=xt.device))
+    chosen = [first]
+    closest = _sq_dist_to_one(xt, xt[first])
     for _ in range(1, k):
         total = closest.sum()
         if float(total) == 0.0:  # fewer distinct points than centres: take any unused row
-            nxt = next(i for i in range(len(xt)) if i not in set(chosen))
+            used = set(chosen)
+            nxt = next(i for i in range(len(xt)) if i not in used)
         else:
             nxt = int(torch.multinomial(closest / total, 1, generator=gen))
         chosen.append(nxt)
-        closest = torch.minimum(closest, squared_distances_to(xt, xt[nxt : nxt + 1]).squeeze(1))
+        torch.minimum(closest, _sq_dist_to_one(xt, xt[nxt]), out=closest)
     return to_output(xt[chosen].clone(), from_numpy)
+
+
+def _sq_dist_to_one(x: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """(N,) squared distances from every row to one centre, from the differences."""
+    diff = x - centre
+    return (diff * diff).sum(1)
 
 
 def _check_clusters(n_clusters: object, n: int) -> int:

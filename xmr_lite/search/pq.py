@@ -9,6 +9,7 @@ Chapter 10 (:ref:`chap-search-at-scale`) checks the codes and distances against
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -148,10 +149,27 @@ class ProductQuantizer(DimAlias):
         _, from_numpy = as_tensor(q, "q")
         tables = self.lookup_tables(q, metric)  # (Q, m, ksub)
         c, _ = self._check_codes(codes)
-        scores = torch.zeros(tables.shape[0], len(c), device=self.device)
-        for j in range(self.m):
-            scores += tables[:, j, :][:, c[:, j]]
-        return to_output(scores, from_numpy)
+        return to_output(self.adc_from_one_hot(tables, self.one_hot(c)), from_numpy)
+
+    def one_hot(self, codes: torch.Tensor) -> torch.Tensor:
+        """(N, m * 2**nbits) sparse CSR matrix with a 1 at ``j * 2**nbits + codes[n, j]``.
+
+        Summing ``m`` table entries per stored vector is then one sparse-dense matrix
+        product, which runs in compiled code instead of ``m`` Python-level gathers.
+        """
+        n = len(codes)
+        columns = (codes.to(torch.int64) + torch.arange(self.m, device=codes.device) * self.ksub).reshape(-1)
+        rows = torch.arange(0, n * self.m + 1, self.m, device=codes.device)
+        values = torch.ones(n * self.m, device=codes.device)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+            return torch.sparse_csr_tensor(rows, columns, values, size=(n, self.m * self.ksub))
+
+    @staticmethod
+    def adc_from_one_hot(tables: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
+        """(Q, N) sums of table entries: ``tables`` (Q, m, ksub) against a :meth:`one_hot` matrix."""
+        flat = tables.reshape(len(tables), -1).T.contiguous()  # (m * ksub, Q)
+        return torch.sparse.mm(one_hot, flat).T
 
 
 class PQIndex(DimAlias):
@@ -188,6 +206,7 @@ class PQIndex(DimAlias):
         self.device = self.pq.device
         self.chunk_size = check_int(chunk_size, "chunk_size")
         self._codes: list[torch.Tensor] = []
+        self._one_hot: list[tuple[int, torch.Tensor]] | None = None
 
     def __len__(self) -> int:
         return sum(len(c) for c in self._codes)
@@ -203,6 +222,14 @@ class PQIndex(DimAlias):
         x = x.to(self.device, torch.float32)
         return unit_rows(x) if self.metric == "cosine" else x
 
+    def _one_hot_chunks(self) -> list[tuple[int, torch.Tensor]]:
+        """The codes as sparse one-hot blocks of ``chunk_size`` rows, built once per :meth:`add`."""
+        if self._one_hot is None:
+            codes = self.codes
+            starts = range(0, len(codes), self.chunk_size)
+            self._one_hot = [(s, self.pq.one_hot(codes[s : s + self.chunk_size])) for s in starts]
+        return self._one_hot
+
     def train(self, x: ArrayLike, n_iter: int = 25, random_state: int = 0) -> None:
         """Train the codebooks on (N, D) vectors (N >= 2**nbits)."""
         t, _ = check_vectors(x, "x", self.dimension)
@@ -214,6 +241,7 @@ class PQIndex(DimAlias):
             raise ValueError("the index is not trained: call train(x) first")
         t, _ = check_vectors(x, "x", self.dimension)
         self._codes.append(self.pq.encode(self._prepare(t)))  # type: ignore[arg-type]
+        self._one_hot = None
 
     def search(self, q: ArrayLike, k: int) -> tuple[ArrayLike, ArrayLike]:
         """The ``k`` best codes for each (Q, D) query, by asymmetric distance; as ExactIndex.search."""
@@ -224,13 +252,12 @@ class PQIndex(DimAlias):
         qp = self._prepare(qt)
         sign = -1.0 if is_distance(self.metric) else 1.0
         table_metric = "sqeuclidean" if is_distance(self.metric) else "dot"
-        codes = self.codes
+        tables = self.pq.lookup_tables(qp, table_metric)
         best = torch.full((len(qp), 0), float("-inf"), device=self.device)
         best_ids = torch.empty((len(qp), 0), dtype=torch.int64, device=self.device)
-        for start in range(0, len(codes), self.chunk_size):
-            block = codes[start : start + self.chunk_size]
-            scores = sign * self.pq.adc(qp, block, table_metric)  # type: ignore[operator]
-            top = torch.topk(scores, min(k, len(block)), dim=1)
+        for start, one_hot in self._one_hot_chunks():
+            scores = sign * self.pq.adc_from_one_hot(tables, one_hot)
+            top = torch.topk(scores, min(k, one_hot.shape[0]), dim=1)
             merged = torch.cat([best, top.values], 1)
             merged_ids = torch.cat([best_ids, top.indices + start], 1)
             keep = torch.topk(merged, min(k, merged.shape[1]), dim=1)
@@ -261,4 +288,5 @@ class PQIndex(DimAlias):
             index.pq.set_codebooks(state["codebooks"])
         if len(state["codes"]):
             index._codes = [state["codes"].to(index.device)]
+            index._one_hot = None
         return index
