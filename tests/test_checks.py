@@ -53,3 +53,14 @@ def test_check_number_rejects_nan_and_infinity(bad):
 def test_check_number_rejects_what_is_not_a_number(bad):
     with pytest.raises(ValueError, match="temperature must be a number"):
         check_number(bad, "temperature")
+
+
+def test_deprecated_alias_returns_the_new_attribute_and_warns():
+    from xmr_lite._checks import deprecated_alias
+
+    class Encoder:
+        dimension = 7
+        dim = deprecated_alias("dimension", "dim")
+
+    with pytest.warns(DeprecationWarning, match=r"Encoder.dim is deprecated: use .dimension"):
+        assert Encoder().dim == 7

@@ -7,6 +7,7 @@ out-of-range ``k`` fails early with a ``ValueError`` that names the argument.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Union
 
@@ -133,3 +134,19 @@ def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
 def to_output(t: torch.Tensor, from_numpy: bool) -> ArrayLike:
     """Return ``t`` as numpy when the input was numpy, else unchanged."""
     return t.detach().cpu().numpy() if from_numpy else t
+
+
+def deprecated_alias(new_name: str, old_name: str) -> property:
+    """A read-only property ``old_name`` that returns ``self.<new_name>`` with a ``DeprecationWarning``.
+
+    Used where an attribute was renamed (``embed_dim`` and ``dim`` became ``dimension``), so
+    that old code keeps running while it is told the new name.
+    """
+
+    def getter(self: object) -> object:
+        warnings.warn(
+            f"{type(self).__name__}.{old_name} is deprecated: use .{new_name}", DeprecationWarning, stacklevel=2
+        )
+        return getattr(self, new_name)
+
+    return property(getter, doc=f"Deprecated alias of ``{new_name}``.")
