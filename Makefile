@@ -38,6 +38,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m tools.notebooks --check
+	$(PY) -m tools.check_claims
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not chapter" -q
