@@ -64,3 +64,25 @@ def test_deprecated_alias_returns_the_new_attribute_and_warns():
 
     with pytest.warns(DeprecationWarning, match=r"Encoder.dim is deprecated: use .dimension"):
         assert Encoder().dim == 7
+
+
+def test_module_dtype_reads_the_first_floating_parameter():
+    import torch
+    from torch import nn
+
+    from xmr_lite._checks import module_dtype
+
+    assert module_dtype(nn.Linear(2, 2)) == torch.float32
+    assert module_dtype(nn.Linear(2, 2).double()) == torch.float64
+    assert module_dtype(nn.Embedding(3, 2).half()) == torch.float16
+    assert module_dtype(lambda x: x) == torch.get_default_dtype()
+    assert module_dtype(nn.Identity()) == torch.get_default_dtype()
+
+
+def test_check_index_accepts_integers_in_range_only():
+    from xmr_lite._checks import check_index
+
+    assert check_index(0, 3, "i") == 0 and check_index(np.int32(2), 3, "i") == 2
+    for bad in (-1, 3, True, 1.5, "1"):
+        with pytest.raises(ValueError, match=r"i must be an int in \[0, 3\)"):
+            check_index(bad, 3, "i")

@@ -478,7 +478,7 @@ def test_download_unreachable_server_keeps_nothing(tmp_path):
         ({"url": "/etc/passwd"}, "url must start with http"),
         ({"sha256": "abc"}, "sha256 must be a sha256 hex digest"),
         ({"sha256": "g" * 64}, "sha256 must be a sha256 hex digest"),
-        ({"timeout": 0}, "timeout must be a positive"),
+        ({"timeout": 0}, "timeout must be > 0"),
     ],
 )
 def test_download_rejects_bad_arguments(tmp_path, kwargs, match):
@@ -505,3 +505,43 @@ def test_asset_path_downloads_a_missing_remote_file(server, tmp_path, monkeypatc
         xd.asset_path("remote_demo", "good.bin")  # downloading is opt-in
     path = xd.asset_path("remote_demo", "good.bin", download=True)
     assert path == tmp_path.resolve() / "remote_demo" / "good.bin" and path.read_bytes() == PAYLOAD
+
+
+def test_a_missing_data_folder_says_to_set_xmr_data_dir(tmp_path, monkeypatch):
+    """An installed wheel has no data/ next to its source: the error says what to do."""
+    monkeypatch.setenv(xd.DATA_DIR_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(
+        xd.DataIntegrityError, match=r"does not exist.*installed wheel.*set the environment variable XMR_DATA_DIR"
+    ):
+        xd.load_lee_corpus()
+    root = copy_of_data(tmp_path, monkeypatch, "animal_sounds")  # the folder exists, one file is missing
+    (root / "animal_sounds" / "owl.flac").unlink()
+    with pytest.raises(xd.DataIntegrityError) as caught:
+        xd.load_animal_sounds()
+    assert "XMR_DATA_DIR" not in str(caught.value)
+
+
+def test_the_data_modules_depend_one_way():
+    """_integrity <- _download <- _registry: the lower layers never import the registry."""
+    import ast
+
+    def imported(module: str) -> set[str]:
+        tree = ast.parse((ROOT / "xmr_lite" / "data" / f"{module}.py").read_text(encoding="utf-8"))
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+        return {name for name in found if name.startswith("xmr_lite.data")}
+
+    assert imported("_integrity") == set()
+    assert imported("_download") == {"xmr_lite.data._integrity"}
+    assert "xmr_lite.data._download" in imported("_registry")
+
+
+def test_clip_indices_use_the_shared_check(digits):
+    for bad in (-1, len(digits.speech), True, 1.0):
+        with pytest.raises(ValueError, match=r"i must be an int in \[0, "):
+            digits.speech_clip(bad)
+    assert digits.speech_clip(np.int64(0)).ndim == 1

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.spatial.distance import cdist
@@ -9,8 +9,6 @@ from scipy.stats import entropy
 from sklearn.covariance import LedoitWolf
 
 from xmr_lite import distances as dist
-
-RNG = np.random.default_rng(0)
 
 SCIPY_NAMES = {
     "euclidean": "euclidean",
@@ -21,14 +19,16 @@ SCIPY_NAMES = {
 
 @pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "cosine_distance"])
 def test_matches_scipy_cdist(metric, device):
-    x, y = RNG.normal(size=(7, 5)), RNG.normal(size=(9, 5))
+    rng = np.random.default_rng(100)
+    x, y = rng.normal(size=(7, 5)), rng.normal(size=(9, 5))
     ours = dist.pairwise(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device), metric)
     assert ours.device.type == device.type
     np.testing.assert_allclose(ours.cpu().numpy(), cdist(x, y, SCIPY_NAMES[metric]), rtol=1e-7, atol=1e-7)
 
 
 def test_dot_and_cosine_similarity(device):
-    x, y = RNG.normal(size=(4, 6)), RNG.normal(size=(3, 6))
+    rng = np.random.default_rng(101)
+    x, y = rng.normal(size=(4, 6)), rng.normal(size=(3, 6))
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     np.testing.assert_allclose(dist.dot(xt, yt).cpu().numpy(), x @ y.T, rtol=1e-12)
     np.testing.assert_allclose(
@@ -37,7 +37,8 @@ def test_dot_and_cosine_similarity(device):
 
 
 def test_numpy_in_numpy_out():
-    x = RNG.normal(size=(3, 4))
+    rng = np.random.default_rng(102)
+    x = rng.normal(size=(3, 4))
     out = dist.euclidean(x, x)
     assert isinstance(out, np.ndarray) and out.shape == (3, 3)
 
@@ -52,23 +53,26 @@ def test_worked_example_from_the_book():
 
 
 def test_mahalanobis_with_precision_matches_scipy(device):
-    data = RNG.normal(size=(50, 4)) @ RNG.normal(size=(4, 4))
+    rng = np.random.default_rng(103)
+    data = rng.normal(size=(50, 4)) @ rng.normal(size=(4, 4))
     vi = np.linalg.inv(np.cov(data.T))
-    x, y = RNG.normal(size=(5, 4)), RNG.normal(size=(6, 4))
+    x, y = rng.normal(size=(5, 4)), rng.normal(size=(6, 4))
     ours = dist.mahalanobis(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device), VI=torch.from_numpy(vi))
     np.testing.assert_allclose(ours.cpu().numpy(), cdist(x, y, "mahalanobis", VI=vi), rtol=1e-6, atol=1e-8)
 
 
 def test_mahalanobis_from_data_uses_ml_covariance():
-    data = RNG.normal(size=(40, 3))
-    x, y = RNG.normal(size=(2, 3)), RNG.normal(size=(4, 3))
+    rng = np.random.default_rng(104)
+    data = rng.normal(size=(40, 3))
+    x, y = rng.normal(size=(2, 3)), rng.normal(size=(4, 3))
     vi = np.linalg.inv(np.cov(data.T, bias=True))
     np.testing.assert_allclose(dist.mahalanobis(x, y, data=data), cdist(x, y, "mahalanobis", VI=vi), rtol=1e-6)
 
 
 def test_mahalanobis_refuses_singular_covariance_without_shrinkage():
-    two_samples = RNG.normal(size=(2, 5))
-    x = RNG.normal(size=(1, 5))
+    rng = np.random.default_rng(105)
+    two_samples = rng.normal(size=(2, 5))
+    x = rng.normal(size=(1, 5))
     with pytest.raises(ValueError, match="rank 1 < D=5"):
         dist.mahalanobis(x, x, data=two_samples)
     out = dist.mahalanobis(x, two_samples, data=two_samples, shrinkage=0.5)
@@ -76,20 +80,23 @@ def test_mahalanobis_refuses_singular_covariance_without_shrinkage():
 
 
 def test_ledoit_wolf_matches_sklearn():
-    data = RNG.normal(size=(15, 8))
+    rng = np.random.default_rng(106)
+    data = rng.normal(size=(15, 8))
     ours = dist.covariance(data, shrinkage="ledoit_wolf")
     np.testing.assert_allclose(ours, LedoitWolf().fit(data).covariance_, rtol=1e-8, atol=1e-10)
 
 
 def test_fixed_shrinkage_formula():
-    data = RNG.normal(size=(10, 3))
+    rng = np.random.default_rng(107)
+    data = rng.normal(size=(10, 3))
     s = np.cov(data.T, bias=True)
     expected = 0.7 * s + 0.3 * np.trace(s) / 3 * np.eye(3)
     np.testing.assert_allclose(dist.covariance(data, shrinkage=0.3), expected, rtol=1e-10)
 
 
 def random_distributions(n: int, d: int) -> np.ndarray:
-    p = RNG.random(size=(n, d)) + 0.01
+    rng = np.random.default_rng(108)
+    p = rng.random(size=(n, d)) + 0.01
     return p / p.sum(1, keepdims=True)
 
 
@@ -184,8 +191,7 @@ def test_triangle_inequality_for_euclidean(a, b, c):
 @settings(max_examples=40, deadline=None)
 @given(matrices(3, 4), matrices(2, 4), st.floats(0.01, 1000), st.floats(0.01, 1000))
 def test_cosine_is_invariant_to_positive_scaling(x, y, a, b):
-    if (np.linalg.norm(x, axis=1) < 1e-3).any() or (np.linalg.norm(y, axis=1) < 1e-3).any():
-        return
+    assume((np.linalg.norm(x, axis=1) >= 1e-3).all() and (np.linalg.norm(y, axis=1) >= 1e-3).all())
     np.testing.assert_allclose(dist.cosine_similarity(a * x, b * y), dist.cosine_similarity(x, y), rtol=1e-9, atol=1e-9)
 
 
@@ -226,3 +232,26 @@ def test_canonical_metric_keeps_the_table_names_and_rejects_others():
 
 def test_similarities_are_exactly_cosine_and_dot():
     assert {name for name in dist.METRICS if dist.is_similarity(name)} == {"cosine", "dot"}
+
+
+def test_mahalanobis_keeps_its_precision_on_offset_float32_data():
+    """Bug: the ||x||^2 + ||y||^2 - 2x.y expansion gave 11.31 for a point's distance to itself."""
+    rng = np.random.default_rng(8)
+    points = rng.normal(size=(20, 3)) + 1e4
+    cov = np.cov(points.T) + 0.1 * np.eye(3)
+    vi = np.linalg.inv(cov)
+    x32 = torch.from_numpy(points).float()
+    d = dist.mahalanobis(x32, x32, VI=torch.from_numpy(vi).float())
+    assert float(d.diagonal().abs().max()) < 1e-3
+    reference = cdist(points, points, "mahalanobis", VI=vi)
+    np.testing.assert_allclose(d.numpy(), reference, atol=2e-3, rtol=1e-3)
+
+
+def test_mahalanobis_rejects_an_indefinite_precision_matrix():
+    """Bug: a symmetric VI with a negative eigenvalue silently gave distances of 0."""
+    x = np.array([[1.0, 0.0], [0.0, 1.0]])
+    indefinite = np.array([[1.0, 0.0], [0.0, -1.0]])
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        dist.mahalanobis(x, x, VI=indefinite)
+    singular = np.array([[1.0, 0.0], [0.0, 0.0]])  # semi-definite: allowed, measures axis 0 only
+    np.testing.assert_allclose(dist.mahalanobis(x, x, VI=singular), [[0.0, 1.0], [1.0, 0.0]], atol=1e-12)

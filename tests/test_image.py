@@ -562,3 +562,15 @@ def test_pretrained_encoder_dim_is_a_deprecated_alias():
     unloaded = object.__new__(xi.PretrainedImageEncoder)  # the class attribute needs no weights
     with pytest.warns(DeprecationWarning, match="dim is deprecated"):
         assert unloaded.dim == unloaded.dimension == 1280
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.uint8])
+def test_extract_features_casts_raw_numpy_dtypes_to_the_model(dtype):
+    """Bug: a float64 or uint8 array crashed the float32 model with a dtype mismatch."""
+    torch.manual_seed(0)
+    model = xi.SmallCNN().eval()
+    raw = (np.random.default_rng(3).random((3, 1, 28, 28)) * 255).astype(dtype)
+    feats = xi.extract_features(model, raw, model.feature_layer, batch_size=2)
+    assert isinstance(feats, np.ndarray) and feats.dtype == np.float32 and feats.shape == (3, model.dimension)
+    expected = xi.extract_features(model, torch.from_numpy(raw.astype(np.float32)), model.feature_layer)
+    np.testing.assert_allclose(feats, expected.numpy(), rtol=1e-5, atol=1e-5)

@@ -10,11 +10,9 @@ from scipy.spatial.distance import cdist
 
 from xmr_lite import losses
 
-RNG = np.random.default_rng(0)
 
-
-def rand(*shape: int, device: torch.device, requires_grad: bool = False) -> torch.Tensor:
-    t = torch.from_numpy(RNG.normal(size=shape)).to(device)
+def rand(rng: np.random.Generator, *shape: int, device: torch.device, requires_grad: bool = False) -> torch.Tensor:
+    t = torch.from_numpy(rng.normal(size=shape)).to(device)
     return t.requires_grad_(requires_grad)
 
 
@@ -87,8 +85,9 @@ def info_nce_by_loop(a: np.ndarray, b: np.ndarray, temperature: float) -> tuple[
 
 @pytest.mark.parametrize("margin", [0.5, 1.0, 3.0])
 def test_contrastive_matches_formula(device, margin):
-    x1, x2 = rand(12, 5, device=device), rand(12, 5, device=device)
-    same = torch.from_numpy(RNG.integers(0, 2, size=12)).to(device)
+    rng = np.random.default_rng(101)
+    x1, x2 = rand(rng, 12, 5, device=device), rand(rng, 12, 5, device=device)
+    same = torch.from_numpy(rng.integers(0, 2, size=12)).to(device)
     ours = losses.contrastive_loss(x1, x2, same, margin=margin)
     assert ours.device.type == device.type and ours.ndim == 0
     expected = contrastive_by_loop(x1.cpu().numpy(), x2.cpu().numpy(), same.cpu().numpy(), margin)
@@ -96,7 +95,8 @@ def test_contrastive_matches_formula(device, margin):
 
 
 def test_contrastive_accepts_bool_and_float_same(device):
-    x1, x2 = rand(6, 3, device=device), rand(6, 3, device=device)
+    rng = np.random.default_rng(200)
+    x1, x2 = rand(rng, 6, 3, device=device), rand(rng, 6, 3, device=device)
     same = torch.tensor([1, 0, 1, 0, 0, 1], device=device)
     as_int = losses.contrastive_loss(x1, x2, same)
     assert float(losses.contrastive_loss(x1, x2, same.bool())) == pytest.approx(float(as_int))
@@ -115,7 +115,8 @@ def test_contrastive_terms_separately(device):
 
 @pytest.mark.parametrize("margin", [0.0, 0.2, 1.0])
 def test_triplet_matches_formula(device, margin):
-    a, p, n = (rand(10, 4, device=device) for _ in range(3))
+    rng = np.random.default_rng(201)
+    a, p, n = (rand(rng, 10, 4, device=device) for _ in range(3))
     ours = losses.triplet_loss(a, p, n, margin=margin)
     expected = triplet_by_loop(*(t.cpu().numpy() for t in (a, p, n)), margin)
     assert float(ours) == pytest.approx(expected, rel=1e-10, abs=1e-12)
@@ -127,18 +128,20 @@ def test_triplet_matches_formula(device, margin):
 )
 @pytest.mark.parametrize("margin", [0.2, 1.0])
 def test_batch_triplet_matches_loops(device, mining, by_loop, margin):
+    rng = np.random.default_rng(202)
     labels = [0, 0, 1, 1, 1, 2, 2, 3]  # class 3 has no positive: it is only a negative
-    e = rand(len(labels), 3, device=device)
+    e = rand(rng, len(labels), 3, device=device)
     loss, fraction = losses.batch_triplet_loss(e, torch.tensor(labels, device=device), margin, mining)
     expected_loss, expected_fraction = by_loop(e.cpu().numpy(), labels, margin)
     assert loss.device.type == device.type
     assert float(loss) == pytest.approx(expected_loss, rel=1e-10, abs=1e-12)
-    assert fraction == pytest.approx(expected_fraction)
+    assert float(fraction) == pytest.approx(expected_fraction)
 
 
 @pytest.mark.parametrize("temperature", [0.05, 0.5, 2.0])
 def test_info_nce_matches_formula(device, temperature):
-    a, b = rand(9, 6, device=device), rand(9, 6, device=device)
+    rng = np.random.default_rng(203)
+    a, b = rand(rng, 9, 6, device=device), rand(rng, 9, 6, device=device)
     one_way, both_ways = info_nce_by_loop(a.cpu().numpy(), b.cpu().numpy(), temperature)
     assert float(losses.info_nce(a, b, temperature, symmetric=False)) == pytest.approx(one_way, rel=1e-9)
     assert float(losses.info_nce(a, b, temperature)) == pytest.approx(both_ways, rel=1e-9)
@@ -146,7 +149,8 @@ def test_info_nce_matches_formula(device, temperature):
 
 def test_info_nce_matches_clip_pseudocode(device):
     # CLIP's paper: labels = arange(n); loss = (ce(logits, labels, axis=0) + ce(logits, labels, axis=1)) / 2
-    a, b = rand(16, 8, device=device), rand(16, 8, device=device)
+    rng = np.random.default_rng(204)
+    a, b = rand(rng, 16, 8, device=device), rand(rng, 16, 8, device=device)
     logits = torch.nn.functional.normalize(a, dim=1) @ torch.nn.functional.normalize(b, dim=1).T / 0.07
     log_rows = logits.log_softmax(1).diagonal()
     log_cols = logits.log_softmax(0).diagonal()
@@ -155,7 +159,8 @@ def test_info_nce_matches_clip_pseudocode(device):
 
 
 def test_pairwise_distances_matches_cdist(device):
-    e = rand(7, 5, device=device)
+    rng = np.random.default_rng(205)
+    e = rand(rng, 7, 5, device=device)
     d = losses.pairwise_distances(e)
     np.testing.assert_allclose(d.cpu().numpy(), cdist(e.cpu().numpy(), e.cpu().numpy()), atol=1e-12)
     assert bool((d.diagonal() == 0).all())
@@ -178,7 +183,7 @@ def test_batch_hard_picks_farthest_positive_and_closest_negative(device):
     per_anchor = [0.5 - 0.3, 0.4 - 0.2, 0.5 - 0.2, 1.7 - 0.2, 1.7 - 1.5]
     expected = np.mean(per_anchor)
     assert float(loss) == pytest.approx(expected)
-    assert fraction == pytest.approx(1.0)
+    assert float(fraction) == pytest.approx(1.0)
 
 
 def test_semi_hard_skips_harder_negatives_and_picks_the_next_farther(device):
@@ -211,7 +216,7 @@ def test_batch_all_averages_over_active_triplets_only(device):
     active = [v for v in values if v > 0]
     assert 0 < len(active) < len(values)
     assert float(loss) == pytest.approx(sum(active) / len(active))
-    assert fraction == pytest.approx(len(active) / len(values))
+    assert float(fraction) == pytest.approx(len(active) / len(values))
 
 
 def test_easy_batch_gives_zero_loss_and_no_active_triplet(device):
@@ -219,7 +224,7 @@ def test_easy_batch_gives_zero_loss_and_no_active_triplet(device):
     labels = torch.tensor([0, 0, 1, 1], device=device)
     for mining in losses.MINING:
         loss, fraction = losses.batch_triplet_loss(e, labels, mining=mining)
-        assert loss.item() == 0.0 and fraction == 0.0
+        assert loss.item() == 0.0 and float(fraction) == 0.0
         loss.backward()  # still attached to the graph
         assert e.grad is not None and bool((e.grad == 0).all())
         e.grad = None
@@ -237,15 +242,17 @@ def test_gradients_are_finite_with_duplicate_points(device, mining):
 
 
 def test_contrastive_gradient_is_finite_for_identical_points(device):
-    x = rand(3, 4, device=device, requires_grad=True)
+    rng = np.random.default_rng(206)
+    x = rand(rng, 3, 4, device=device, requires_grad=True)
     loss = losses.contrastive_loss(x, x.detach().clone(), torch.tensor([0, 1, 0], device=device))
     loss.backward()
     assert bool(torch.isfinite(x.grad).all())
 
 
 def test_contrastive_gradient_matches_autograd_of_formula(device):
-    x1 = rand(5, 3, device=device, requires_grad=True)
-    x2 = rand(5, 3, device=device)
+    rng = np.random.default_rng(207)
+    x1 = rand(rng, 5, 3, device=device, requires_grad=True)
+    x2 = rand(rng, 5, 3, device=device)
     same = torch.tensor([1, 0, 1, 0, 0], device=device)
     losses.contrastive_loss(x1, x2, same, margin=2.0).backward()
     ours = x1.grad.clone()
@@ -289,7 +296,7 @@ def test_triplet_losses_ignore_rotation_and_translation(seed, scale, shift):
         before = losses.batch_triplet_loss(e, labels, mining=mining)
         after = losses.batch_triplet_loss(moved, labels, mining=mining)
         assert float(after[0]) == pytest.approx(float(before[0]), rel=1e-9, abs=1e-9)
-        assert after[1] == pytest.approx(before[1])
+        assert float(after[1]) == pytest.approx(float(before[1]))
 
 
 @settings(max_examples=30, deadline=None)
@@ -314,7 +321,8 @@ def test_batch_all_is_at_least_the_mean_over_all_triplets(seed):
     e = torch.randn(8, 2, generator=gen, dtype=torch.float64)
     labels = torch.tensor([0, 0, 1, 1, 2, 2, 2, 3])
     loss, fraction = losses.batch_triplet_loss(e, labels, mining="batch_all")
-    assert float(loss) * fraction == pytest.approx(batch_all_by_loop(e.numpy(), labels.tolist(), 0.2)[0] * fraction)
+    expected = batch_all_by_loop(e.numpy(), labels.tolist(), 0.2)[0] * float(fraction)
+    assert float(loss * fraction) == pytest.approx(expected)
     all_mean = np.mean(
         [max(0.0, math.dist(e[i], e[j]) - math.dist(e[i], e[k]) + 0.2) for i, j, k in all_triplets(labels.tolist())]
     )
@@ -325,21 +333,23 @@ def test_batch_all_is_at_least_the_mean_over_all_triplets(seed):
 
 
 def test_mismatched_shapes_raise(device):
-    x = rand(4, 3, device=device)
+    rng = np.random.default_rng(208)
+    x = rand(rng, 4, 3, device=device)
     with pytest.raises(ValueError, match="x2"):
-        losses.contrastive_loss(x, rand(4, 2, device=device), torch.ones(4, device=device))
+        losses.contrastive_loss(x, rand(rng, 4, 2, device=device), torch.ones(4, device=device))
     with pytest.raises(ValueError, match="same"):
         losses.contrastive_loss(x, x, torch.ones(5, device=device))
     with pytest.raises(ValueError, match="negative"):
-        losses.triplet_loss(x, x, rand(3, 3, device=device))
+        losses.triplet_loss(x, x, rand(rng, 3, 3, device=device))
     with pytest.raises(ValueError, match="b has shape"):
-        losses.info_nce(x, rand(5, 3, device=device))
+        losses.info_nce(x, rand(rng, 5, 3, device=device))
     with pytest.raises(ValueError, match="labels"):
         losses.batch_triplet_loss(x, torch.tensor([0, 1, 1], device=device))
 
 
 def test_bad_values_raise(device):
-    x = rand(4, 3, device=device)
+    rng = np.random.default_rng(209)
+    x = rand(rng, 4, 3, device=device)
     with pytest.raises(ValueError, match="same must hold only 0 and 1"):
         losses.contrastive_loss(x, x, torch.tensor([0, 1, 2, 1], device=device))
     with pytest.raises(ValueError, match="margin"):
@@ -360,15 +370,30 @@ def test_bad_values_raise(device):
 
 @pytest.mark.parametrize("temperature", [0.0, -0.1, float("inf"), True])
 def test_temperature_must_be_positive(device, temperature):
-    x = rand(4, 3, device=device)
+    rng = np.random.default_rng(210)
+    x = rand(rng, 4, 3, device=device)
     with pytest.raises(ValueError, match="temperature"):
         losses.info_nce(x, x, temperature=temperature)
 
 
 @pytest.mark.parametrize("mining", losses.MINING)
 def test_mining_needs_two_classes_and_a_positive(device, mining):
-    x = rand(4, 3, device=device)
+    rng = np.random.default_rng(211)
+    x = rand(rng, 4, 3, device=device)
     with pytest.raises(ValueError, match="at least 2 classes"):
         losses.batch_triplet_loss(x, torch.zeros(4, dtype=torch.long, device=device), mining=mining)
     with pytest.raises(ValueError, match="2 or more items"):
         losses.batch_triplet_loss(x, torch.arange(4, device=device), mining=mining)
+
+
+@pytest.mark.parametrize("mining", losses.MINING)
+def test_batch_triplet_loss_returns_tensors_without_a_device_sync(device, mining):
+    rng = np.random.default_rng(210)
+    e = rand(rng, 8, 3, device=device, requires_grad=True)
+    out = losses.batch_triplet_loss(e, torch.tensor([0, 0, 1, 1, 2, 2, 3, 3], device=device), mining=mining)
+    assert isinstance(out, losses.TripletLoss) and isinstance(out, tuple) and len(out) == 2
+    assert all(isinstance(t, torch.Tensor) and t.ndim == 0 and t.device.type == device.type for t in out)
+    assert out.loss.requires_grad and not out.active_fraction.requires_grad
+    assert 0.0 <= float(out.active_fraction) <= 1.0
+    loss, active = out  # still unpacks like the old (loss, fraction) pair
+    assert loss is out.loss and active is out.active_fraction

@@ -11,8 +11,6 @@ from sklearn.metrics import average_precision_score, ndcg_score
 
 from xmr_lite import metrics as m
 
-RNG = np.random.default_rng(1)
-
 # One query, five items. Ranked by score: items 2, 0, 4, 1, 3; relevant items: 0 and 3.
 SCORES = np.array([[0.8, 0.3, 0.9, 0.1, 0.5]])
 RELEVANT = np.array([[True, False, False, True, False]])
@@ -48,8 +46,9 @@ def test_ties_are_broken_by_gallery_index():
 
 
 def test_average_precision_matches_sklearn(device):
-    scores = RNG.normal(size=(20, 30))
-    relevance = RNG.random(size=(20, 30)) < 0.3
+    rng = np.random.default_rng(100)
+    scores = rng.normal(size=(20, 30))
+    relevance = rng.random(size=(20, 30)) < 0.3
     relevance[:, 0] = True  # every query has a relevant item
     ours = m.average_precision(torch.from_numpy(scores).to(device), torch.from_numpy(relevance).to(device))
     assert ours.device.type == device.type
@@ -60,8 +59,9 @@ def test_average_precision_matches_sklearn(device):
 
 @pytest.mark.parametrize("k", [1, 3, 10, 30])
 def test_ndcg_matches_sklearn_with_graded_relevance(k):
-    scores = RNG.normal(size=(15, 30))
-    grades = RNG.integers(0, 4, size=(15, 30)).astype(float)
+    rng = np.random.default_rng(101)
+    scores = rng.normal(size=(15, 30))
+    grades = rng.integers(0, 4, size=(15, 30)).astype(float)
     grades[:, 0] = 2.0
     assert m.ndcg_at_k(scores, grades, k) == pytest.approx(ndcg_score(grades, scores, k=k), rel=1e-10)
 
@@ -75,7 +75,8 @@ def test_relevance_from_labels(device):
 
 
 def test_queries_without_relevant_items_are_excluded_with_a_warning():
-    scores = RNG.normal(size=(3, 5))
+    rng = np.random.default_rng(102)
+    scores = rng.normal(size=(3, 5))
     relevance = np.zeros((3, 5), dtype=bool)
     relevance[0, 1] = True
     with pytest.warns(UserWarning, match="2 of 3 queries"):
@@ -89,8 +90,9 @@ def test_queries_without_relevant_items_are_excluded_with_a_warning():
 
 
 def test_evaluate_returns_every_metric_once_warned():
-    scores = RNG.normal(size=(6, 12))
-    relevance = RNG.random(size=(6, 12)) < 0.4
+    rng = np.random.default_rng(103)
+    scores = rng.normal(size=(6, 12))
+    relevance = rng.random(size=(6, 12)) < 0.4
     relevance[0] = False
     relevance[1:, 0] = True
     with warnings.catch_warnings(record=True) as caught:
@@ -203,3 +205,68 @@ def test_leave_one_out_validates():
     ):
         with pytest.raises(ValueError, match=match):
             m.leave_one_out_retrieval(*args)
+
+
+def reference_metrics(scores: np.ndarray, relevance: np.ndarray, ks: tuple[int, ...]) -> dict[str, float]:
+    """Every metric of `evaluate`, by loops over the queries, written from the definitions."""
+    per_query: dict[str, list[float]] = {}
+    for s, rel in zip(scores, relevance, strict=True):
+        if not rel.any():
+            continue
+        order = np.argsort(-s, kind="stable")
+        ranked = rel[order]
+        n_relevant = int(rel.sum())
+        first = int(np.flatnonzero(ranked)[0]) + 1
+        hits_at = np.cumsum(ranked)
+        values = {
+            "mAP": sum(hits_at[i] / (i + 1) for i in np.flatnonzero(ranked)) / n_relevant,
+            "MRR": 1.0 / first,
+            "MedR": first,
+            "MeanR": first,
+        }
+        for k in ks:
+            values[f"R@{k}"] = float(hits_at[k - 1] > 0)
+            values[f"recall@{k}"] = hits_at[k - 1] / n_relevant
+            values[f"P@{k}"] = hits_at[k - 1] / k
+        for key, value in values.items():
+            per_query.setdefault(key, []).append(float(value))
+    return {key: float(np.median(v) if key == "MedR" else np.mean(v)) for key, v in per_query.items()}
+
+
+def test_evaluate_puts_each_metric_under_its_own_key():
+    """Many relevant items per query, so that recall, precision, MRR and the ranks all differ."""
+    rng = np.random.default_rng(104)
+    scores = rng.normal(size=(10, 15))
+    relevance = rng.random(size=(10, 15)) < 0.3
+    relevance[:, 0] = True  # every query has a relevant item; several have many
+    result = m.evaluate(scores, relevance, ks=(1, 3, 7))
+    expected = reference_metrics(scores, relevance, (1, 3, 7))
+    assert {k for k in result if not k.startswith("nDCG")} == set(expected)
+    for key, value in expected.items():
+        assert result[key] == pytest.approx(value), key
+    # the pairs a swapped key would confuse really differ here
+    assert expected["P@7"] != pytest.approx(expected["recall@7"])
+    assert expected["MRR"] != pytest.approx(expected["MeanR"])
+    assert result["nDCG@3"] == pytest.approx(m.ndcg_at_k(scores, relevance, 3))
+
+
+def test_median_rank_of_an_even_number_of_queries_is_the_mean_of_the_middle_two():
+    # first relevant item at ranks 1, 2, 3 and 5 (one relevant item per query)
+    scores = np.tile(np.arange(5, 0, -1, dtype=float), (4, 1))  # item 0 first, item 4 last
+    relevance = np.zeros((4, 5), dtype=bool)
+    relevance[[0, 1, 2, 3], [0, 1, 2, 4]] = True
+    assert m.median_rank(scores, relevance) == 2.5  # the lower median would say 2
+    assert m.evaluate(scores, relevance, ks=(1,))["MedR"] == 2.5
+    rng = np.random.default_rng(105)
+    scores = rng.normal(size=(8, 20))
+    relevance = rng.random(size=(8, 20)) < 0.1
+    relevance[:, 19] = True
+    assert m.median_rank(scores, relevance) == pytest.approx(reference_metrics(scores, relevance, ())["MedR"])
+
+
+def test_precision_divides_by_k_even_when_there_are_fewer_relevant_items():
+    # one relevant item, ranked first: P@5 is 1/5, not 1/min(5, 1)
+    scores = np.array([[0.9, 0.8, 0.7, 0.6, 0.5, 0.4]])
+    relevance = np.array([[True, False, False, False, False, False]])
+    assert m.precision_at_k(scores, relevance, 5) == pytest.approx(0.2)
+    assert m.evaluate(scores, relevance, ks=(5,))["P@5"] == pytest.approx(0.2)

@@ -6,9 +6,7 @@ import torch
 from torch import nn
 
 from xmr_lite import metrics, train
-from xmr_lite.distances import cosine_similarity, euclidean
-
-RNG = np.random.default_rng(0)
+from xmr_lite.distances import cosine_similarity, euclidean, mahalanobis
 
 
 def regression_data(n: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -368,3 +366,64 @@ def test_count_parameters_counts_linear_layers_and_frozen_ones():
     for bad, match in (("net", "model"), (model, "trainable_only")):
         with pytest.raises(ValueError, match=match):
             train.count_parameters(bad) if bad == "net" else train.count_parameters(model, trainable_only=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.uint8, np.int64])
+def test_encode_casts_raw_numpy_dtypes_to_the_model(dtype, device):
+    """Bug: a float64 or uint8 array crashed a float32 model with a dtype mismatch."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2).to(device)
+    raw = (np.random.default_rng(2).random((5, 3)) * 200).astype(dtype)
+    z = train.encode(model, raw, batch_size=2)
+    assert z.dtype == torch.float32 and z.device.type == device.type
+    expected = model(torch.from_numpy(raw.astype(np.float32)).to(device)).detach()
+    torch.testing.assert_close(z, expected)
+
+
+def test_retrieval_scores_pass_mahalanobis_parameters_through(device):
+    """Bug: "mahalanobis" was accepted but always failed (no VI reached the distance)."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2).to(device)
+    gen = torch.Generator().manual_seed(4)
+    q, g = torch.randn(4, 3, generator=gen), torch.randn(6, 3, generator=gen)
+    vi = torch.tensor([[2.0, 0.3], [0.3, 1.0]], device=device)
+    scores = train.retrieval_scores(model, q, model, g, metric="mahalanobis", VI=vi)
+    zq, zg = train.encode(model, q), train.encode(model, g)
+    torch.testing.assert_close(scores, -mahalanobis(zq, zg, VI=vi))
+    with pytest.raises(ValueError, match="needs VI"):
+        train.retrieval_scores(model, q, model, g, metric="mahalanobis")
+    with pytest.raises(ValueError, match="takes no extra arguments"):
+        train.retrieval_scores(model, q, model, g, metric="cosine", VI=vi)
+
+
+def test_retrieval_scores_accept_kl_on_distributions_and_say_why_not_otherwise():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Softmax(dim=1))
+    gen = torch.Generator().manual_seed(5)
+    q, g = torch.randn(3, 3, generator=gen), torch.randn(5, 3, generator=gen)
+    scores = train.retrieval_scores(model, q, model, g, metric="js", device="cpu")
+    assert scores.shape == (3, 5) and bool((scores <= 0).all())
+    with pytest.raises(ValueError, match=r"probability distributions|sum to 1"):
+        train.retrieval_scores(nn.Linear(3, 4), q, nn.Linear(3, 4), g, metric="kl", device="cpu")
+
+
+def test_retrieval_scores_accept_the_deprecated_l2():
+    model = nn.Linear(3, 2)
+    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(6))
+    with pytest.warns(DeprecationWarning):
+        old = train.retrieval_scores(model, x, model, x, metric="l2", device="cpu")
+    torch.testing.assert_close(old, train.retrieval_scores(model, x, model, x, metric="sqeuclidean", device="cpu"))
+
+
+def test_fit_records_tensor_logs_like_numbers(device):
+    """batch_triplet_loss's active fraction is a tensor: fit sums it on the device."""
+    x, y = regression_data(32)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    values = iter([0.25, 0.75, 0.5, 1.0])
+
+    def loss_fn(m: nn.Module, batch):
+        return mse(m, batch), {"active": torch.tensor(next(values), device=device)}
+
+    history = train.fit(model, loss_fn, opt, batches(x, y), epochs=2, device=device, progress=False)
+    assert history.logs == {"active": [0.5, 0.75]}

@@ -150,3 +150,24 @@ def deprecated_alias(new_name: str, old_name: str) -> property:
         return getattr(self, new_name)
 
     return property(getter, doc=f"Deprecated alias of ``{new_name}``.")
+
+
+def module_dtype(module: object) -> torch.dtype:
+    """The floating dtype a model computes in: that of its first floating parameter or buffer.
+
+    Inputs are cast to it at the boundary, so that a float64 or uint8 numpy array does not
+    crash a float32 model with a dtype mismatch. Anything without floating parameters (a plain
+    function) gives torch's default dtype.
+    """
+    if isinstance(module, torch.nn.Module):
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if tensor.is_floating_point():
+                return tensor.dtype
+    return torch.get_default_dtype()
+
+
+def check_index(value: object, n: int, name: str) -> int:
+    """Return ``value`` as an int after checking that it is an integer index in [0, n)."""
+    if not is_int(value) or not 0 <= int(value) < n:
+        raise ValueError(f"{name} must be an int in [0, {n}), got {value!r}")
+    return int(value)

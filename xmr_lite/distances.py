@@ -206,6 +206,7 @@ def mahalanobis(
     x : (Q, D) float tensor or array
     y : (N, D) float tensor or array
     VI : (D, D) symmetric positive semi-definite matrix, optional
+        An indefinite matrix (a negative eigenvalue) raises ``ValueError``.
     data : (n, D) samples, optional
     shrinkage : float, "ledoit_wolf" or None
         Passed to :func:`covariance` when ``data`` is given.
@@ -213,6 +214,12 @@ def mahalanobis(
     Returns
     -------
     (Q, N) tensor or array of the same kind as ``x``.
+
+    Notes
+    -----
+    Computed as the Euclidean distance between ``(x - c) A`` and ``(y - c) A``, where
+    ``A A^T = VI`` and ``c`` is the mean of ``y``: from differences, so points far from the
+    origin lose no precision (a point's distance to itself is 0).
     """
     xt, yt, from_numpy = _pair(x, y)
     if (VI is None) == (data is None):
@@ -238,9 +245,29 @@ def mahalanobis(
             )
         vi = torch.linalg.inv(cov)
         vi = (vi + vi.T) / 2
-    xv = xt @ vi
-    sq = (xv * xt).sum(1, keepdim=True) + ((yt @ vi) * yt).sum(1) - 2.0 * xv @ yt.T
-    return to_output(sq.clamp_min_(0.0).sqrt_(), from_numpy)
+    root = _psd_root(vi)
+    # centre both sets on one point, then map into the space where VI is the identity and
+    # measure from the differences themselves: no ||x||^2 + ||y||^2 - 2 x.y cancellation on
+    # points far from the origin
+    centre = yt.mean(0, keepdim=True)
+    return to_output(_sq_dists((xt - centre) @ root, (yt - centre) @ root).sqrt_(), from_numpy)
+
+
+def _psd_root(vi: torch.Tensor) -> torch.Tensor:
+    """A matrix ``A`` with ``A @ A.T == vi``, for a symmetric positive semi-definite ``vi``.
+
+    Raises ``ValueError`` when ``vi`` has a clearly negative eigenvalue (it is indefinite, and
+    its "distances" would be square roots of negative numbers).
+    """
+    eigenvalues, eigenvectors = torch.linalg.eigh(vi)
+    largest = float(eigenvalues.abs().max())
+    tolerance = vi.shape[0] * torch.finfo(vi.dtype).eps * 10 * largest
+    if float(eigenvalues.min()) < -tolerance:
+        raise ValueError(
+            f"VI must be positive semi-definite; it has the eigenvalue {float(eigenvalues.min()):.3g} "
+            "(pass a precision matrix, the inverse of a covariance)"
+        )
+    return eigenvectors * eigenvalues.clamp_min(0.0).sqrt()
 
 
 def _check_distributions(p: torch.Tensor, name: str, atol: float = 1e-5) -> None:

@@ -45,6 +45,7 @@ from xmr_lite._checks import (
     check_k,
     deprecated_alias,
     is_int,
+    module_dtype,
     to_output,
 )
 from xmr_lite._runtime import get_device
@@ -770,7 +771,9 @@ def extract_features(
     model : nn.Module
     loader_or_tensor : (N, C, H, W) float tensor or array, or an iterable of batches
         A tensor is split into batches of ``batch_size``; an iterable (a ``DataLoader``) yields
-        image tensors or ``(images, labels, ...)`` tuples.
+        image tensors or ``(images, labels, ...)`` tuples. Everything is cast to the dtype of
+        the model's parameters: an array of any numeric dtype (float64, uint8) works as is,
+        without rescaling (uint8 pixels stay in 0..255).
     layer : str
         Name of the layer to read (see :class:`FeatureExtractor`), e.g. ``model.feature_layer``.
     batch_size : int
@@ -791,7 +794,9 @@ def extract_features(
         data, from_numpy = as_tensor(loader_or_tensor, "loader_or_tensor")
         if data.ndim < 2 or data.numel() == 0:
             raise ValueError(f"loader_or_tensor must be a non-empty (N, C, H, W) batch, got shape {tuple(data.shape)}")
-        data = as_float(data, from_numpy)
+        if not data.is_floating_point() and not from_numpy:
+            raise ValueError(f"loader_or_tensor must be a float tensor (scale uint8 images first), got {data.dtype}")
+        data = data.to(module_dtype(model))  # a float64 or uint8 array meets a float32 model here
         check_finite(data, "loader_or_tensor")
     elif isinstance(loader_or_tensor, Iterable) and not isinstance(loader_or_tensor, (str, bytes)):
         data = loader_or_tensor
@@ -800,14 +805,14 @@ def extract_features(
             "loader_or_tensor must be a tensor, an array or an iterable of batches, "
             f"got {type(loader_or_tensor).__name__}"
         )
-    device = _model_device(model)
+    device, dtype = _model_device(model), module_dtype(model)
     was_training = model.training
     model.eval()
     chunks = []
     try:
         with FeatureExtractor(model, layer) as extractor, torch.no_grad():
             for batch in _batches(data, batch_size):
-                out = extractor(batch.to(device, non_blocking=True))
+                out = extractor(batch.to(device, dtype=dtype, non_blocking=True))
                 chunks.append(out.flatten(1) if flatten else out)
     finally:
         model.train(was_training)

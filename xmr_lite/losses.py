@@ -15,6 +15,7 @@ L2-normalised embeddings they are a monotone function of the cosine similarity.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch.nn import functional as F  # noqa: N812 - the PyTorch convention
@@ -23,6 +24,20 @@ from xmr_lite._checks import check_choice, check_finite, check_ndim, check_numbe
 
 MINING = ("batch_all", "batch_hard", "semi_hard")
 """The mining strategies accepted by :func:`batch_triplet_loss`."""
+
+
+class TripletLoss(NamedTuple):
+    """What :func:`batch_triplet_loss` returns: two 0-d tensors on the embeddings' device.
+
+    Both stay tensors so that a training step never waits for the device (no ``.item()``);
+    call ``float(...)`` when a number is needed. It unpacks like a pair:
+    ``loss, active = batch_triplet_loss(...)``.
+    """
+
+    loss: torch.Tensor
+    """The mean triplet loss, attached to the graph."""
+    active_fraction: torch.Tensor
+    """The fraction of the triplets considered whose loss is positive, detached."""
 
 
 def _embeddings(x: object, name: str) -> torch.Tensor:
@@ -161,7 +176,7 @@ def triplet_loss(
 
 def batch_triplet_loss(
     embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.2, mining: str = "batch_all"
-) -> tuple[torch.Tensor, float]:
+) -> TripletLoss:
     """Triplet loss with the triplets mined inside a labelled batch.
 
     Items with the same label are positives of each other, items with different labels are
@@ -190,11 +205,16 @@ def batch_triplet_loss(
 
     Returns
     -------
-    loss : 0-d tensor on the device of ``embeddings``
-        0 (still attached to the graph) when no triplet is active.
-    active_fraction : float
-        The fraction of the triplets considered whose loss is positive: all valid triplets for
-        batch-all, one per anchor for batch-hard, one per anchor-positive pair for semi-hard.
+    TripletLoss
+        A named pair of 0-d tensors on the device of ``embeddings``:
+
+        ``loss``
+            0 (still attached to the graph) when no triplet is active.
+        ``active_fraction``
+            The fraction of the triplets considered whose loss is positive: all valid triplets
+            for batch-all, one per anchor for batch-hard, one per anchor-positive pair for
+            semi-hard. A detached tensor, not a float, so that no step waits for the device;
+            ``float(active_fraction)`` gives the number.
 
     Notes
     -----
@@ -220,7 +240,7 @@ def batch_triplet_loss(
         hardest_positive = torch.where(is_positive, dist, torch.zeros_like(dist)).amax(1)
         hardest_negative = torch.where(is_negative, dist, torch.full_like(dist, math.inf)).amin(1)
         losses = F.relu(hardest_positive - hardest_negative + margin)[has_positive]
-        return losses.mean(), float((losses > 0).double().mean())
+        return TripletLoss(losses.mean(), _active_fraction(losses))
 
     # batch-all and semi-hard both start from every (anchor i, positive j) pair ...
     anchor, positive = is_positive.nonzero(as_tuple=True)  # (P,) each
@@ -231,8 +251,8 @@ def batch_triplet_loss(
     if mining == "batch_all":
         # ... and pair it with every negative: P x (negatives) triplets
         losses = F.relu(d_ap[:, None] - d_an + margin)[negative]
-        n_active = int((losses > 0).sum())
-        return losses.sum() / max(n_active, 1), n_active / losses.numel()
+        n_active = (losses > 0).sum()
+        return TripletLoss(losses.sum() / n_active.clamp_min(1), _active_fraction(losses))
 
     # semi_hard: ... with one negative each, the closest one that is farther than the positive
     farther = negative & (d_an > d_ap[:, None])
@@ -240,7 +260,12 @@ def batch_triplet_loss(
     farthest = torch.where(negative, d_an, torch.full_like(d_an, -math.inf)).amax(1)
     chosen = torch.where(farther.any(1), closest_farther, farthest)
     losses = F.relu(d_ap - chosen + margin)
-    return losses.mean(), float((losses > 0).double().mean())
+    return TripletLoss(losses.mean(), _active_fraction(losses))
+
+
+def _active_fraction(losses: torch.Tensor) -> torch.Tensor:
+    """The fraction of positive entries, as a detached 0-d tensor in the losses' dtype."""
+    return (losses.detach() > 0).to(losses.dtype).mean()
 
 
 def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.07, symmetric: bool = True) -> torch.Tensor:
@@ -285,6 +310,7 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.07, symmet
 
 __all__ = [
     "MINING",
+    "TripletLoss",
     "batch_triplet_loss",
     "contrastive_loss",
     "info_nce",

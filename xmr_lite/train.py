@@ -7,7 +7,8 @@ it measured comes back in a :class:`History`.
 
 How a batch turns into a loss is the caller's business: ``loss_fn(model, batch)`` receives the
 model and the batch (already on the device) and returns the loss, or ``(loss, logs)`` where
-``logs`` is a dict of extra numbers to record (for example the fraction of active triplets).
+``logs`` is a dict of extra numbers to record (for example the fraction of active triplets);
+0-d tensors there are summed on the device and read once per epoch.
 
 Beyond the plain loop, :func:`fit` can step a learning-rate scheduler (after every optimiser
 step or after every epoch), stop after a fixed number of optimiser steps (``max_steps``),
@@ -33,10 +34,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from xmr_lite import distances
-from xmr_lite._checks import as_tensor, check_choice, check_finite, check_int, check_number
+from xmr_lite._checks import as_tensor, check_choice, check_finite, check_int, check_number, module_dtype
 from xmr_lite._runtime import get_device
 
-LossOutput = Union[torch.Tensor, tuple[torch.Tensor, Mapping[str, float]]]
+LossOutput = Union[torch.Tensor, tuple[torch.Tensor, Mapping[str, Union[float, torch.Tensor]]]]
 LossFn = Callable[[nn.Module, Any], LossOutput]
 MetricFn = Callable[[nn.Module, Iterable], float]
 
@@ -139,7 +140,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def _split_loss(output: LossOutput) -> tuple[torch.Tensor, Mapping[str, float]]:
+def _split_loss(output: LossOutput) -> tuple[torch.Tensor, Mapping[str, float | torch.Tensor]]:
     loss, logs = output if isinstance(output, tuple) else (output, {})
     if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
         raise ValueError("loss_fn must return a 0-d tensor, or a (0-d tensor, dict) pair")
@@ -206,7 +207,7 @@ def _train_one_epoch(
     """
     model.train()
     total, count = 0.0, 0
-    sums: dict[str, float] = {}
+    sums: dict[str, float | torch.Tensor] = {}
     for batch in train_loader:
         if max_steps is not None and history.steps >= max_steps:
             break
@@ -225,11 +226,11 @@ def _train_one_epoch(
         history.steps += 1
         history.step_loss.append(loss_value)
         total, count = total + loss_value, count + 1
-        for key, value in logs.items():
-            sums[key] = sums.get(key, 0.0) + float(value)
+        for key, value in logs.items():  # tensors are summed on the device, read once an epoch
+            sums[key] = sums.get(key, 0.0) + (value.detach() if isinstance(value, torch.Tensor) else float(value))
     if count == 0:
         raise ValueError("train_loader produced no batch")
-    return total / count, {key: value / count for key, value in sums.items()}
+    return total / count, {key: float(value) / count for key, value in sums.items()}
 
 
 def fit(
@@ -403,8 +404,9 @@ def encode(
     encoder : callable
         Maps a (b, ...) batch to (b, D) embeddings: a model, or one of its methods. A module
         (or the module a bound method belongs to) is put in eval mode first.
-    data : (N, ...) float tensor or array
-        The split's inputs.
+    data : (N, ...) float tensor, or array of any numeric dtype
+        The split's inputs, cast to the dtype of the encoder's parameters (float32 for a
+        default model) before they are batched: a float64 or uint8 array works as is.
     batch_size : int, >= 1
     device : torch.device or str, optional
         Where the batches go. Default: the device of the encoder's parameters, else
@@ -420,14 +422,15 @@ def encode(
     """
     if not callable(encoder):
         raise ValueError(f"encoder must be callable, got {type(encoder).__name__}")
-    x, _ = as_tensor(data, "data")
+    x, from_numpy = as_tensor(data, "data")
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"data must hold at least one item along its first axis, got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
+    if not x.is_floating_point() and not from_numpy:
         raise ValueError(f"data must be floating point, got {x.dtype}")
-    check_finite(x, "data")
     batch_size = check_int(batch_size, "batch_size")
     module = encoder if isinstance(encoder, nn.Module) else getattr(encoder, "__self__", None)
+    x = x.to(module_dtype(module))  # float64 or uint8 arrays meet a float32 model here
+    check_finite(x, "data")
     if device is None:
         params = list(module.parameters()) if isinstance(module, nn.Module) else []
         device = params[0].device if params else get_device()
@@ -452,6 +455,7 @@ def retrieval_scores(
     metric: str = "cosine",
     batch_size: int = 256,
     device: torch.device | str | None = None,
+    **metric_kwargs: Any,
 ) -> torch.Tensor:
     """Encode a query split and a gallery split, and score every pair, higher = better.
 
@@ -465,10 +469,15 @@ def retrieval_scores(
     gallery : (N, ...) float tensor or array
     metric : str
         Any name of :data:`xmr_lite.distances.METRICS`; distances are negated so that higher
-        is always better.
+        is always better. ``"kl"`` and ``"js"`` need embeddings whose rows are probability
+        distributions (an encoder ending in a softmax).
     batch_size : int
     device : torch.device or str, optional
         As in :func:`encode`.
+    **metric_kwargs
+        Passed to :func:`xmr_lite.distances.pairwise`: ``VI`` or ``data`` (and
+        ``shrinkage``) for ``"mahalanobis"``, which needs one of them. Tensors must be on the
+        embeddings' device.
 
     Returns
     -------
@@ -478,10 +487,14 @@ def retrieval_scores(
     -----
     Taught in chapter 9.
     """
-    check_choice(metric, "metric", distances.METRICS)
+    metric = distances.canonical_metric(metric)
+    if metric == "mahalanobis" and not metric_kwargs:
+        raise ValueError('metric "mahalanobis" needs VI= (a precision matrix) or data= (embeddings to estimate it)')
+    if metric_kwargs and metric != "mahalanobis":
+        raise ValueError(f"metric {metric!r} takes no extra arguments, got {sorted(metric_kwargs)}")
     q = encode(query_encoder, queries, batch_size, device)
     g = encode(gallery_encoder, gallery, batch_size, q.device)
-    scores = distances.pairwise(q, g, metric)
+    scores = distances.pairwise(q, g, metric, **metric_kwargs)
     return scores if distances.is_similarity(metric) else -scores
 
 

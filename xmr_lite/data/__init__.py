@@ -8,8 +8,10 @@ saying how to restore it. Chapter 3 looks at, and listens to, every dataset.
 
 Datasets: :func:`load_xmr_digits`, :func:`load_captioned_photos`, :func:`load_animal_sounds`,
 :func:`load_lee_corpus`, :func:`load_wordsim353`.
-Pretrained: :func:`load_glove_vectors`, :func:`load_minilm`, :func:`load_efficientnet_lite0`,
-:func:`imagenet_class_names`.
+Pretrained (the files and weights; readers use the encoders of the modality modules, see
+the API page): :func:`load_glove_vectors` (readers: :func:`xmr_lite.text.load_glove`),
+:func:`load_minilm` (:class:`xmr_lite.text.MiniLMEncoder`), :func:`load_efficientnet_lite0`
+(:class:`xmr_lite.image.PretrainedImageEncoder`), :func:`imagenet_class_names`.
 Registry: :func:`verify`, :func:`asset_path`, :func:`data_dir`, :func:`download`,
 :func:`sha256_file`, :func:`clear_verification_cache`.
 """

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from xmr_lite._checks import check_index
 from xmr_lite.data._registry import DataIntegrityError, asset_path
 
 SAMPLE_RATE = 16_000
@@ -123,14 +124,12 @@ class XMRDigits:
 
     def speech_clip(self, i: int) -> np.ndarray:
         """Synthesised clip ``i`` without its padding: (speech_lengths[i],) float32."""
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < len(self.speech):
-            raise ValueError(f"i must be an int in [0, {len(self.speech)}), got {i!r}")
+        i = check_index(i, len(self.speech), "i")
         return self.speech[i, : self.speech_lengths[i]]
 
     def real_speech_clip(self, i: int) -> np.ndarray:
         """Human recording ``i`` without its padding: (real_speech_lengths[i],) float32."""
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < len(self.real_speech):
-            raise ValueError(f"i must be an int in [0, {len(self.real_speech)}), got {i!r}")
+        i = check_index(i, len(self.real_speech), "i")
         return self.real_speech[i, : self.real_speech_lengths[i]]
 
 

@@ -15,7 +15,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from xmr_lite.data._registry import DataIntegrityError, check_sha256, sha256_file
+from xmr_lite._checks import check_number
+from xmr_lite.data._integrity import DataIntegrityError, check_sha256, sha256_file
 
 
 class DownloadError(OSError):
@@ -59,8 +60,7 @@ def download(url: str, sha256: str, dest: str | os.PathLike, timeout: float = 60
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         raise ValueError(f"url must start with http:// or https://, got {url!r}")
     expected = check_sha256(sha256)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    timeout = check_number(timeout, "timeout", 0.0, strict=True)
     dest = Path(dest)
     if dest.is_file() and sha256_file(dest) == expected:
         return dest

