@@ -15,6 +15,13 @@ from xmr_lite import fusion
 DIMS = [5, 3, 4]
 OUT = 8
 
+
+def two_groups(dims: object) -> list[list[int]]:
+    """Streams 0 and 1 in one group and the rest in another; [[0], [1]] for two (or bad) dims."""
+    n = len(dims) if isinstance(dims, list) else 2
+    return [[0, 1], list(range(2, n))] if n > 2 else [[0], [1]]
+
+
 # Every module, built from (dims, out_dim); each entry is (name, constructor).
 MODULES = {
     "concat": fusion.ConcatFusion,
@@ -27,7 +34,10 @@ MODULES = {
     "bilinear": fusion.BilinearFusion,
     "bilinear_no_one": lambda dims, out: fusion.BilinearFusion(dims, out, append_one=False),
     "low_rank": lambda dims, out: fusion.LowRankBilinearFusion(dims, out, rank=3),
+    "self_attention": lambda dims, out: fusion.SelfAttentionFusion(dims, out, n_heads=2),
     "cross_attention": lambda dims, out: fusion.CrossAttentionFusion(dims, out, n_heads=2),
+    "late": fusion.LateFusion,
+    "hierarchical": lambda dims, out: fusion.HierarchicalFusion(dims, out, groups=two_groups(dims)),
 }
 # Full bilinear fusion without the appended 1 multiplies the modalities, so a masked (zero)
 # modality zeroes the whole product: it still has no influence, but it is not "graceful".
@@ -411,8 +421,8 @@ def test_low_rank_parameter_count_is_a_sum() -> None:
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000))
-def test_cross_attention_rows_sum_to_one_and_skip_masked_tokens(seed: int, device: torch.device) -> None:
-    module = fusion.CrossAttentionFusion(DIMS, OUT, n_heads=2).to(device)
+def test_self_attention_rows_sum_to_one_and_skip_masked_tokens(seed: int, device: torch.device) -> None:
+    module = fusion.SelfAttentionFusion(DIMS, OUT, n_heads=2).to(device)
     mask = random_mask(5, 3, seed, device)
     module(random_inputs(5, device, seed=seed), mask)
     a = module.last_attention
@@ -421,13 +431,14 @@ def test_cross_attention_rows_sum_to_one_and_skip_masked_tokens(seed: int, devic
     assert (a.permute(0, 2, 1)[~mask] == 0).all()  # nobody reads a masked token
 
 
-def test_cross_attention_arguments() -> None:
+@pytest.mark.parametrize("cls", [fusion.SelfAttentionFusion, fusion.CrossAttentionFusion])
+def test_attention_layer_arguments(cls: type) -> None:
     with pytest.raises(ValueError, match="divisible by n_heads"):
-        fusion.CrossAttentionFusion(DIMS, 6, n_heads=4)
+        cls(DIMS, 6, n_heads=4)
     with pytest.raises(ValueError, match="n_heads"):
-        fusion.CrossAttentionFusion(DIMS, 8, n_heads=0)
+        cls(DIMS, 8, n_heads=0)
     with pytest.raises(ValueError, match="ff_mult"):
-        fusion.CrossAttentionFusion(DIMS, 8, ff_mult=0)
+        cls(DIMS, 8, ff_mult=0)
 
 
 def test_modules_train_on_a_task_that_needs_both_modalities() -> None:
@@ -436,7 +447,17 @@ def test_modules_train_on_a_task_that_needs_both_modalities() -> None:
     torch.manual_seed(0)
     x1, x2 = torch.randn(256, 2), torch.randn(256, 2)
     y = ((x1[:, 0] > 0) == (x2[:, 0] > 0)).long()
-    for name in ["concat", "weighted_learned", "attention", "gated", "bilinear", "low_rank", "cross_attention"]:
+    for name in [
+        "concat",
+        "weighted_learned",
+        "attention",
+        "gated",
+        "bilinear",
+        "low_rank",
+        "self_attention",
+        "cross_attention",
+        "hierarchical",
+    ]:
         torch.manual_seed(0)
         fuse = MODULES[name]([2, 2], 16)
         head = nn.Sequential(nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2))
@@ -447,3 +468,181 @@ def test_modules_train_on_a_task_that_needs_both_modalities() -> None:
             optimiser.step()
         accuracy = (head(fuse([x1, x2])).argmax(1) == y).float().mean().item()
         assert accuracy > 0.9, (name, accuracy)
+
+
+# --------------------------------------------------------------------------------------------
+# formulas written out from the weights (each catches a dropped ReLU, residual or term)
+# --------------------------------------------------------------------------------------------
+
+
+def test_attention_fusion_equals_its_formula(device: torch.device) -> None:
+    # s_i = w_i . relu(U_i x_i + c_i) + d_i, a = softmax(s), z = sum_i a_i tanh(P_i x_i)
+    module = make("attention", device)
+    xs = random_inputs(6, device, seed=4)
+    scores, squashed = [], []
+    for x, scorer, proj in zip(xs, module.scorers, module.projections, strict=True):
+        first, last = scorer[0], scorer[2]
+        scores.append(torch.relu(x @ first.weight.T + first.bias) @ last.weight.T + last.bias)
+        squashed.append(torch.tanh(x @ proj.weight.T + proj.bias))
+    a = torch.softmax(torch.cat(scores, dim=1), dim=1)
+    expected = (a.unsqueeze(-1) * torch.stack(squashed, dim=1)).sum(1)
+    torch.testing.assert_close(module(xs), expected)
+    torch.testing.assert_close(module.last_weights, a.detach())
+
+
+def _layer_norm(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
+    centred = x - x.mean(-1, keepdim=True)
+    return centred / torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + norm.eps) * norm.weight + norm.bias
+
+
+def _feedforward(x: torch.Tensor, ff: nn.Sequential) -> torch.Tensor:
+    return nn.functional.gelu(x @ ff[0].weight.T + ff[0].bias) @ ff[2].weight.T + ff[2].bias
+
+
+def _tokens(module: fusion._Fusion, xs: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack([x @ p.weight.T + p.bias for x, p in zip(xs, module.projections, strict=True)], 1) + (
+        module.modality_embedding
+    )
+
+
+def _finish(module: fusion._Fusion, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Feed-forward block with its residual, masked mean, output norm."""
+    tokens = tokens + _feedforward(_layer_norm(tokens, module.norm_feedforward), module.feedforward)
+    present = mask.unsqueeze(-1).to(tokens.dtype)
+    return _layer_norm((tokens * present).sum(1) / present.sum(1), module.norm_out)
+
+
+def _attend(q, k, v, allowed, n_heads):  # (B, M, D) each, allowed (B, M, M)
+    b, m, d = q.shape
+    dh = d // n_heads
+    out = torch.zeros_like(q)
+    weights = torch.zeros(b, m, m, dtype=q.dtype, device=q.device)
+    for n in range(b):
+        for i in range(m):
+            keys = [j for j in range(m) if allowed[n, i, j]]
+            for h in range(n_heads):
+                part = slice(h * dh, (h + 1) * dh)
+                if not keys:
+                    continue
+                s = torch.stack([q[n, i, part] @ k[n, j, part] for j in keys]) / math.sqrt(dh)
+                w = torch.softmax(s, 0)
+                out[n, i, part] = sum(wj * v[n, j, part] for wj, j in zip(w, keys, strict=True))
+                weights[n, i, keys] += w / n_heads
+    return out, weights
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_cross_attention_equals_its_formula(masked: bool, device: torch.device) -> None:
+    # Queries from each modality, keys and values from the *other* present modalities only.
+    module = make("cross_attention", device, seed=5)
+    xs = random_inputs(4, device, seed=6)
+    mask = random_mask(4, 3, 2, device) if masked else torch.ones(4, 3, dtype=torch.bool, device=device)
+    xs_zeroed = [torch.where(mask[:, i : i + 1], x, torch.zeros_like(x)) for i, x in enumerate(xs)]
+    tokens = _tokens(module, xs_zeroed)
+    h = _layer_norm(tokens, module.norm_attention)
+    q, k, v = (h @ lin.weight.T + lin.bias for lin in (module.query, module.key, module.value))
+    allowed = mask.unsqueeze(1) & mask.unsqueeze(2) & ~torch.eye(3, dtype=torch.bool, device=device)
+    read, weights = _attend(q, k, v, allowed, module.n_heads)
+    has_key = allowed.any(-1, keepdim=True)
+    cross = torch.where(has_key, read @ module.output.weight.T + module.output.bias, torch.zeros_like(read))
+    expected = _finish(module, tokens + cross, mask)  # the residual: tokens + what they read
+    torch.testing.assert_close(module(xs, mask), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(module.last_attention, weights, rtol=1e-5, atol=1e-5)
+    assert (module.last_attention.diagonal(dim1=1, dim2=2) == 0).all()  # never reads itself
+
+
+def test_cross_attention_two_modalities_read_each_other_only(device: torch.device) -> None:
+    module = fusion.CrossAttentionFusion([5, 3], 8, n_heads=2).to(device)
+    xs = random_inputs(3, device, dims=[5, 3])
+    module(xs)
+    expected = torch.tensor([[0.0, 1.0], [1.0, 0.0]], device=device).expand(3, 2, 2)
+    torch.testing.assert_close(module.last_attention, expected)
+    # with the other modality masked, the present token reads nothing, and the output is finite
+    mask = torch.tensor([[True, False]] * 3, device=device)
+    out = module(xs, mask)
+    assert torch.isfinite(out).all()
+    assert (module.last_attention == 0).all()
+
+
+def test_self_attention_equals_its_formula(device: torch.device) -> None:
+    module = make("self_attention", device, seed=7)
+    xs = random_inputs(4, device, seed=8)
+    mask = random_mask(4, 3, 5, device)
+    xs_zeroed = [torch.where(mask[:, i : i + 1], x, torch.zeros_like(x)) for i, x in enumerate(xs)]
+    tokens = _tokens(module, xs_zeroed)
+    h = _layer_norm(tokens, module.norm_attention)
+    w_q, w_k, w_v = module.attention.in_proj_weight.chunk(3)
+    b_q, b_k, b_v = module.attention.in_proj_bias.chunk(3)
+    allowed = mask.unsqueeze(1).expand(4, 3, 3)  # every present token, itself included
+    read, _ = _attend(h @ w_q.T + b_q, h @ w_k.T + b_k, h @ w_v.T + b_v, allowed, module.n_heads)
+    out_proj = module.attention.out_proj
+    expected = _finish(module, tokens + read @ out_proj.weight.T + out_proj.bias, mask)
+    torch.testing.assert_close(module(xs, mask), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_late_fusion_averages_log_probabilities_of_present_members(masked: bool, device: torch.device) -> None:
+    module = make("late", device)
+    xs = random_inputs(5, device, seed=9)
+    mask = random_mask(5, 3, 4, device) if masked else torch.ones(5, 3, dtype=torch.bool, device=device)
+    logp = [member(x).log_softmax(1) for member, x in zip(module.members, xs, strict=True)]
+    expected = torch.stack([sum(logp[i][b] for i in range(3) if mask[b, i]) / int(mask[b].sum()) for b in range(5)])
+    torch.testing.assert_close(module(xs, mask), expected)
+
+
+def test_late_fusion_uses_the_members_it_is_given() -> None:
+    members = [nn.Linear(5, 4), nn.Linear(3, 4)]
+    module = fusion.LateFusion([5, 3], 4, members=members)
+    assert module.members[0] is members[0]
+    xs = random_inputs(2, torch.device("cpu"), dims=[5, 3])
+    expected = (members[0](xs[0]).log_softmax(1) + members[1](xs[1]).log_softmax(1)) / 2
+    torch.testing.assert_close(module(xs), expected)
+
+
+def test_late_fusion_bad_members() -> None:
+    with pytest.raises(ValueError, match="members must hold 2"):
+        fusion.LateFusion([5, 3], 4, members=[nn.Linear(5, 4)])
+    with pytest.raises(ValueError, match="members must be a list"):
+        fusion.LateFusion([5, 3], 4, members=nn.Linear(5, 4))
+    with pytest.raises(ValueError, match="hidden"):
+        fusion.LateFusion([5, 3], 4, hidden=0)
+    wrong_width = fusion.LateFusion([5, 3], 4, members=[nn.Linear(5, 4), nn.Linear(3, 6)])
+    with pytest.raises(ValueError, match=r"members\[1\] must return"):
+        wrong_width(random_inputs(2, torch.device("cpu"), dims=[5, 3]))
+
+
+def test_hierarchical_fusion_is_local_then_global(device: torch.device) -> None:
+    dims = [4, 3, 5, 2]
+    torch.manual_seed(0)
+    module = fusion.HierarchicalFusion(dims, 6, groups=[[0, 2], [1, 3]], local_dim=5).to(device)
+    xs = random_inputs(3, device, dims=dims)
+    first, second = module.local
+    local = [torch.relu(first([xs[0], xs[2]])), torch.relu(second([xs[1], xs[3]]))]
+    torch.testing.assert_close(module(xs), module.glob(local))
+    # with both streams of the second group masked, only the first group reaches the output
+    mask = torch.tensor([[True, False, True, False]] * 3, device=device)
+    group_mask = torch.tensor([[True, False]] * 3, device=device)
+    torch.testing.assert_close(module(xs, mask), module.glob(local, group_mask))
+
+
+def test_hierarchical_fusion_single_stream_groups(device: torch.device) -> None:
+    module = fusion.HierarchicalFusion([4, 3], 6, groups=[[1], [0]]).to(device)
+    xs = random_inputs(2, device, dims=[4, 3])
+    local = [torch.relu(module.local[0](xs[1])), torch.relu(module.local[1](xs[0]))]
+    torch.testing.assert_close(module(xs), module.glob(local))
+
+
+def test_hierarchical_fusion_bad_groups() -> None:
+    for groups, match in [
+        ([[0, 1, 2]], "at least two groups"),
+        ([[0, 1], [1, 2]], "exactly once"),
+        ([[0, 1], []], r"groups\[1\]"),
+        ([[0], [1]], "exactly once"),
+        ([[0, 1], [2, 5]], "exactly once"),
+        ("01", "groups must be a list"),
+        ([[0, 1], [2.0]], r"groups\[1\] entries"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            fusion.HierarchicalFusion([4, 3, 2], 6, groups=groups)
+    with pytest.raises(ValueError, match="local_dim"):
+        fusion.HierarchicalFusion([4, 3], 6, groups=[[0], [1]], local_dim=0)

@@ -401,14 +401,16 @@ class LowRankBilinearFusion(_Fusion):
         return f"{super().extra_repr()}, rank={self.rank}, append_one={self.append_one}"
 
 
-class CrossAttentionFusion(_Fusion):
-    """A small multimodal transformer layer: each modality's token attends to the others.
+class SelfAttentionFusion(_Fusion):
+    """A small transformer layer of self-attention over one token per modality.
 
     Taught in chapter 8. Each modality becomes one token, ``t_i = P_i(x_i) + e_i`` (out_dim),
     with a learned modality embedding ``e_i``. One pre-norm transformer layer follows:
-    multi-head attention in which every token's query meets the keys of all present tokens,
-    so each modality reads the others (cross-modal attention), then a feed-forward block, each
-    with a residual connection. The output is the layer-normed mean of the present tokens.
+    multi-head *self*-attention in which every token's query meets the keys of all present
+    tokens, its own included, then a feed-forward block, each with a residual connection.
+    Because a token can read itself, nothing forces a modality to read the others: for the
+    directional kind, where queries come from one modality and keys and values from the
+    others only, see :class:`CrossAttentionFusion`. The output is the layer-normed mean of the present tokens.
     Masked modalities are hidden from the attention with a key padding mask and left out of
     the mean.
 
@@ -466,12 +468,245 @@ class CrossAttentionFusion(_Fusion):
         return f"{super().extra_repr()}, n_heads={self.n_heads}"
 
 
+class CrossAttentionFusion(_Fusion):
+    """Directional cross-modal attention: each modality's query reads the *other* modalities.
+
+    Taught in chapter 8, in the sense of the multimodal transformer (Tsai et al., 2019): the
+    queries come from one modality, the keys and values from the others. Each modality becomes
+    one token, ``t_i = P_i(x_i) + e_i`` (out_dim), with a learned modality embedding ``e_i``.
+    After a layer norm, ``h_i = LN(t_i)``, token ``i`` asks the query ``q_i = W_q h_i`` and the
+    other present tokens ``j != i`` answer with keys ``k_j = W_k h_j`` and values
+    ``v_j = W_v h_j`` (per head, split into ``n_heads`` parts of ``out_dim / n_heads``):
+
+    ``c_i = W_o sum_{j != i} softmax_j(q_i . k_j / sqrt(d_head)) v_j``.
+
+    Token ``i`` is never a key of its own query, so what it adds comes from the other
+    modalities alone. A residual connection keeps the token, ``t_i + c_i``, and a pre-norm
+    feed-forward block with its own residual follows. The output is the layer-normed mean of
+    the present tokens. A masked modality is neither a query, nor a key, nor a value, nor part
+    of the mean; a token whose other modalities are all masked receives nothing (``c_i = 0``).
+
+    With more than two modalities, each query reads all the others through one softmax
+    (the multimodal transformer instead runs one block per ordered pair of modalities).
+
+    Parameters
+    ----------
+    dims : list of int
+        ``D_i``, the size of each modality's vector (at least two modalities).
+    out_dim : int
+        Token size and size of the fused vector; divisible by ``n_heads``.
+    n_heads : int
+        Attention heads.
+    ff_mult : int
+        The feed-forward block's hidden size is ``ff_mult * out_dim``.
+
+    Attributes
+    ----------
+    last_attention : (B, M, M) tensor or None
+        Attention of the last forward call, averaged over heads (detached): row ``i`` says how
+        much modality ``i`` read from each other modality. The diagonal and masked rows and
+        columns are 0; a present row sums to 1 when another modality is present, else to 0.
+    """
+
+    def __init__(self, dims: Sequence[int], out_dim: int, n_heads: int = 4, ff_mult: int = 2) -> None:
+        super().__init__(dims, out_dim)
+        self.n_heads = check_int(n_heads, "n_heads", 1)
+        if self.out_dim % self.n_heads:
+            raise ValueError(f"out_dim={self.out_dim} must be divisible by n_heads={self.n_heads}")
+        ff_mult = check_int(ff_mult, "ff_mult", 1)
+        self.projections = nn.ModuleList(nn.Linear(d, self.out_dim) for d in self.dims)
+        self.modality_embedding = nn.Parameter(0.02 * torch.randn(self.n_modalities, self.out_dim))
+        self.norm_attention = nn.LayerNorm(self.out_dim)
+        self.query = nn.Linear(self.out_dim, self.out_dim)
+        self.key = nn.Linear(self.out_dim, self.out_dim)
+        self.value = nn.Linear(self.out_dim, self.out_dim)
+        self.output = nn.Linear(self.out_dim, self.out_dim)
+        self.norm_feedforward = nn.LayerNorm(self.out_dim)
+        self.feedforward = nn.Sequential(
+            nn.Linear(self.out_dim, ff_mult * self.out_dim), nn.GELU(), nn.Linear(ff_mult * self.out_dim, self.out_dim)
+        )
+        self.norm_out = nn.LayerNorm(self.out_dim)
+        self.last_attention: torch.Tensor | None = None
+
+    def allowed_keys(self, mask: torch.Tensor) -> torch.Tensor:
+        """(B, M) presence mask -> (B, M, M): True where query ``i`` may read key ``j``.
+
+        Both must be present and ``j != i``.
+        """
+        others = ~torch.eye(self.n_modalities, dtype=torch.bool, device=mask.device)
+        return others.unsqueeze(0) & mask.unsqueeze(1) & mask.unsqueeze(2)
+
+    def cross_attend(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, M, out_dim) normed tokens -> (B, M, out_dim) what each token reads from the others."""
+        batch, m, _ = h.shape
+        d_head = self.out_dim // self.n_heads
+
+        def heads(x: torch.Tensor) -> torch.Tensor:  # (B, M, out_dim) -> (B, heads, M, d_head)
+            return x.view(batch, m, self.n_heads, d_head).transpose(1, 2)
+
+        q, k, v = heads(self.query(h)), heads(self.key(h)), heads(self.value(h))
+        allowed = self.allowed_keys(mask).unsqueeze(1)  # (B, 1, M, M)
+        scores = (q @ k.transpose(-1, -2)) / math.sqrt(d_head)
+        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+        # A query with no allowed key would get a uniform softmax; the product zeroes it.
+        weights = torch.softmax(scores, dim=-1) * allowed
+        self.last_attention = weights.mean(1).detach()
+        read = (weights @ v).transpose(1, 2).reshape(batch, m, self.out_dim)
+        has_key = allowed.any(-1).squeeze(1).unsqueeze(-1)  # (B, M, 1)
+        return torch.where(has_key, self.output(read), torch.zeros_like(read))
+
+    def forward(self, inputs: Sequence[torch.Tensor], mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Fuse a list of M (B, D_i) tensors, with an optional (B, M) bool mask, into (B, out_dim)."""
+        xs, mask = self.check_inputs(inputs, mask)
+        xs = self.zero_masked(xs, mask)
+        tokens = torch.stack([p(x) for p, x in zip(self.projections, xs, strict=True)], dim=1)
+        tokens = tokens + self.modality_embedding  # (B, M, out_dim)
+        tokens = tokens + self.cross_attend(self.norm_attention(tokens), mask)
+        tokens = tokens + self.feedforward(self.norm_feedforward(tokens))
+        present = mask.unsqueeze(-1)
+        pooled = torch.where(present, tokens, torch.zeros_like(tokens)).sum(1) / present.sum(1).to(tokens.dtype)
+        return self.norm_out(pooled)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, n_heads={self.n_heads}"
+
+
+class LateFusion(_Fusion):
+    """Late fusion: one classifier per modality, their log-probabilities averaged.
+
+    Taught in chapter 8. Member ``i`` maps ``(B, D_i)`` to ``(B, out_dim)`` class logits
+    ``l_i``; the output is the mean of ``log_softmax(l_i)`` over the present modalities, so a
+    masked modality simply drops out of the average. The output is a vector of class scores
+    (averaged log-probabilities), not a learned embedding: the members never see each other.
+
+    Parameters
+    ----------
+    dims : list of int
+        ``D_i``, the size of each modality's vector (at least two modalities).
+    out_dim : int
+        Number of classes.
+    members : list of nn.Module, optional
+        One classifier per modality, ``(B, D_i) -> (B, out_dim)``, typically trained alone
+        first. ``None`` builds ``Linear(D_i, hidden) -> ReLU -> Linear(hidden, out_dim)``.
+    hidden : int
+        Hidden size of the members built when ``members`` is None.
+    """
+
+    def __init__(
+        self, dims: Sequence[int], out_dim: int, members: Sequence[nn.Module] | None = None, hidden: int = 64
+    ) -> None:
+        super().__init__(dims, out_dim)
+        if members is None:
+            hidden = check_int(hidden, "hidden", 1)
+            members = [
+                nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, self.out_dim)) for d in self.dims
+            ]
+        if isinstance(members, nn.Module) or not isinstance(members, Sequence):
+            raise ValueError(f"members must be a list of {self.n_modalities} modules, got {type(members).__name__}")
+        if len(members) != self.n_modalities or not all(isinstance(m, nn.Module) for m in members):
+            raise ValueError(f"members must hold {self.n_modalities} nn.Module objects, one per modality")
+        self.members = nn.ModuleList(members)
+
+    def log_probabilities(self, xs: list[torch.Tensor]) -> torch.Tensor:
+        """(B, M, out_dim): each member's log-probabilities; checks each member's output shape."""
+        out = []
+        for i, (member, x) in enumerate(zip(self.members, xs, strict=True)):
+            logits = member(x)
+            if tuple(logits.shape) != (x.shape[0], self.out_dim):
+                raise ValueError(
+                    f"members[{i}] must return (B, out_dim) = {(x.shape[0], self.out_dim)}, got {tuple(logits.shape)}"
+                )
+            out.append(logits.log_softmax(dim=1))
+        return torch.stack(out, dim=1)
+
+    def forward(self, inputs: Sequence[torch.Tensor], mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Fuse a list of M (B, D_i) tensors, with an optional (B, M) bool mask, into (B, out_dim)."""
+        xs, mask = self.check_inputs(inputs, mask)
+        logp = self.log_probabilities(self.zero_masked(xs, mask))
+        w = mask.unsqueeze(-1).to(logp.dtype)
+        # where() rather than a product: a masked member's output can never leak, even as NaN.
+        return torch.where(w.bool(), logp, torch.zeros_like(logp)).sum(1) / w.sum(1)
+
+
+def _check_groups(groups: object, n_modalities: int) -> list[list[int]]:
+    """Groups must split the modalities 0..M-1 into at least two non-empty lists."""
+    if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence):
+        raise ValueError(f"groups must be a list of lists of modality indices, got {type(groups).__name__}")
+    if len(groups) < 2:
+        raise ValueError(f"groups must hold at least two groups, got {len(groups)}")
+    checked = []
+    for i, g in enumerate(groups):
+        if isinstance(g, (str, bytes)) or not isinstance(g, Sequence) or len(g) == 0:
+            raise ValueError(f"groups[{i}] must be a non-empty list of modality indices, got {g!r}")
+        checked.append([check_int(j, f"groups[{i}] entries", 0) for j in g])
+    flat = sorted(j for g in checked for j in g)
+    if flat != list(range(n_modalities)):
+        raise ValueError(f"groups must use each modality 0..{n_modalities - 1} exactly once, got {checked}")
+    return checked
+
+
+class HierarchicalFusion(_Fusion):
+    """Hierarchical fusion: fuse within groups of modalities (local), then across groups (global).
+
+    Taught in chapter 8. Each group ``g`` of streams is fused into ``relu(F_g(x_g))`` of size
+    ``local_dim``, where ``F_g`` is a :class:`ConcatFusion` (a linear layer for a group of one);
+    a :class:`ConcatFusion` then fuses the groups into ``out_dim``. A group counts as present
+    when any of its streams is; inside a group the masked streams are masked, and a group
+    with nothing present is masked at the global level.
+
+    Parameters
+    ----------
+    dims : list of int
+        ``D_i``, the size of each stream's vector (at least two streams).
+    out_dim : int
+        Size of the fused vector.
+    groups : list of list of int
+        A partition of the stream indices ``0..M-1`` into at least two groups, e.g.
+        ``[[0, 1], [2, 3]]`` for two halves of an image and two halves of a clip.
+    local_dim : int
+        Size of each group's fused vector.
+    """
+
+    def __init__(self, dims: Sequence[int], out_dim: int, groups: Sequence[Sequence[int]], local_dim: int = 32) -> None:
+        super().__init__(dims, out_dim)
+        self.groups = _check_groups(groups, self.n_modalities)
+        self.local_dim = check_int(local_dim, "local_dim", 1)
+        self.local = nn.ModuleList(
+            ConcatFusion([self.dims[i] for i in g], self.local_dim)
+            if len(g) > 1
+            else nn.Linear(self.dims[g[0]], self.local_dim)
+            for g in self.groups
+        )
+        self.glob = ConcatFusion([self.local_dim] * len(self.groups), self.out_dim)
+
+    def forward(self, inputs: Sequence[torch.Tensor], mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Fuse a list of M (B, D_i) tensors, with an optional (B, M) bool mask, into (B, out_dim)."""
+        xs, mask = self.check_inputs(inputs, mask)
+        xs = self.zero_masked(xs, mask)
+        group_present = torch.stack([mask[:, g].any(dim=1) for g in self.groups], dim=1)  # (B, groups)
+        local = []
+        for k, (fuse, g) in enumerate(zip(self.local, self.groups, strict=True)):
+            if len(g) == 1:
+                local.append(torch.relu(fuse(xs[g[0]])))
+                continue
+            # An absent group is masked globally; inside it, any non-empty mask will do.
+            local_mask = mask[:, g] | ~group_present[:, k : k + 1]
+            local.append(torch.relu(fuse([xs[i] for i in g], local_mask)))
+        return self.glob(local, group_present)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, groups={self.groups}, local_dim={self.local_dim}"
+
+
 __all__ = [
     "AttentionFusion",
     "BilinearFusion",
     "ConcatFusion",
     "CrossAttentionFusion",
     "GatedFusion",
+    "HierarchicalFusion",
+    "LateFusion",
     "LowRankBilinearFusion",
+    "SelfAttentionFusion",
     "WeightedSumFusion",
 ]

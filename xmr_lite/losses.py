@@ -317,3 +317,50 @@ __all__ = [
     "pairwise_distances",
     "triplet_loss",
 ]
+
+
+def multi_positive_info_nce(
+    a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, temperature: float = 0.1
+) -> torch.Tensor:
+    """InfoNCE in which every item with the same label is a right answer (supervised contrastive).
+
+    ``logits = a @ b.T / temperature`` on unit vectors, as in :func:`info_nce`, but row ``i``
+    has as targets every column ``j`` with ``labels[j] == labels[i]`` (its own included): the
+    loss of row ``i`` is the mean of ``-log softmax(logits[i])[j]`` over those ``k_i`` targets.
+    The same is done over the columns, and the two means are averaged (Khosla et al. 2020).
+    Same-label items in a batch are then no longer pushed apart as false negatives.
+
+    The loss is never below the mean over rows and columns of ``log k_i``: a row's
+    probabilities sum to at most 1 over its ``k_i`` targets, and the mean of their negative
+    logs is smallest when they share it equally. That minimum is reachable, when all items of
+    a label coincide and the other labels are infinitely far; with one item per label it is 0,
+    and the loss reduces to :func:`info_nce`.
+
+    Parameters
+    ----------
+    a, b : (B, D) float tensors
+        Row ``i`` of ``a`` and row ``i`` of ``b`` have label ``labels[i]``.
+    labels : (B,) integer tensor on the same device
+    temperature : float, > 0
+
+    Returns
+    -------
+    0-d tensor on the device of ``a``.
+
+    Notes
+    -----
+    Taught in chapter 9 (an exercise on false negatives).
+    """
+    a = _embeddings(a, "a")
+    b = _embeddings(b, "b")
+    _same_shape(a, b, "a", "b")
+    labels = _labels(labels, a.shape[0], a.device)
+    check_number(temperature, "temperature", minimum=0, strict=True)
+    logits = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / temperature
+    targets = (labels[:, None] == labels[None, :]).to(logits.dtype)  # (B, B), diagonal included
+    rows = -(logits.log_softmax(1) * targets).sum(1) / targets.sum(1)
+    cols = -(logits.log_softmax(0) * targets).sum(0) / targets.sum(0)
+    return (rows.mean() + cols.mean()) / 2
+
+
+__all__ += ["multi_positive_info_nce"]  # appended after the original list
