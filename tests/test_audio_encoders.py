@@ -118,3 +118,11 @@ def test_encoder_specific_errors():
         xa.DilatedConvEncoder(kernel_size=4)
     with pytest.raises(ValueError, match="n_blocks"):
         xa.DilatedConvEncoder(n_blocks=0)
+
+
+@pytest.mark.parametrize("cls", ENCODERS)
+def test_output_width_is_dimension_and_embed_dim_warns(cls):
+    net = make(cls).eval()
+    assert net.dimension == 12 == net.embed(torch.randn(2, 16, 37)).shape[1]
+    with pytest.warns(DeprecationWarning, match="embed_dim is deprecated: use .dimension"):
+        assert net.embed_dim == 12

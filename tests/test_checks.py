@@ -53,3 +53,27 @@ def test_check_number_rejects_nan_and_infinity(bad):
 def test_check_number_rejects_what_is_not_a_number(bad):
     with pytest.raises(ValueError, match="temperature must be a number"):
         check_number(bad, "temperature")
+
+
+def test_deprecated_alias_returns_the_new_attribute_and_warns():
+    from xmr_lite._checks import deprecated_alias
+
+    class Encoder:
+        dimension = 7
+        dim = deprecated_alias("dimension", "dim")
+
+    with pytest.warns(DeprecationWarning, match=r"Encoder.dim is deprecated: use .dimension"):
+        assert Encoder().dim == 7
+
+
+def test_module_dtype_reads_the_first_floating_parameter():
+    import torch
+    from torch import nn
+
+    from xmr_lite._checks import module_dtype
+
+    assert module_dtype(nn.Linear(2, 2)) == torch.float32
+    assert module_dtype(nn.Linear(2, 2).double()) == torch.float64
+    assert module_dtype(nn.Embedding(3, 2).half()) == torch.float16
+    assert module_dtype(lambda x: x) == torch.get_default_dtype()
+    assert module_dtype(nn.Identity()) == torch.get_default_dtype()

@@ -200,3 +200,52 @@ def test_js_is_symmetric_bounded_and_kl_non_negative(p, q):
     np.testing.assert_allclose(js, dist.js_divergence(q, p).T, atol=1e-12)
     assert (js >= 0).all() and (js <= np.log(2) + 1e-12).all()
     assert (dist.kl_divergence(p, q) >= -1e-12).all()
+
+
+def test_l2_is_a_deprecated_alias_of_sqeuclidean():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(3, 4)), rng.normal(size=(5, 4))
+    with pytest.warns(DeprecationWarning, match='"l2" is deprecated'):
+        old = dist.pairwise(x, y, "l2")
+    np.testing.assert_array_equal(old, dist.pairwise(x, y, "sqeuclidean"))
+    with pytest.warns(DeprecationWarning):
+        assert not dist.is_similarity("l2")
+    with pytest.warns(DeprecationWarning):
+        assert dist.canonical_metric("l2") == "sqeuclidean"
+
+
+def test_canonical_metric_keeps_the_table_names_and_rejects_others():
+    for name in dist.METRICS:
+        assert dist.canonical_metric(name) == name
+    table = {"euclidean", "sqeuclidean", "cosine", "cosine_distance", "dot", "mahalanobis", "kl", "js"}
+    assert set(dist.METRICS) == table
+    for bad in ("L2", "cosine_similarity", 3):
+        with pytest.raises(ValueError, match="metric"):
+            dist.canonical_metric(bad)
+
+
+def test_similarities_are_exactly_cosine_and_dot():
+    assert {name for name in dist.METRICS if dist.is_similarity(name)} == {"cosine", "dot"}
+
+
+def test_mahalanobis_keeps_its_precision_on_offset_float32_data():
+    """Bug: the ||x||^2 + ||y||^2 - 2x.y expansion gave 11.31 for a point's distance to itself."""
+    rng = np.random.default_rng(8)
+    points = rng.normal(size=(20, 3)) + 1e4
+    cov = np.cov(points.T) + 0.1 * np.eye(3)
+    vi = np.linalg.inv(cov)
+    x32 = torch.from_numpy(points).float()
+    d = dist.mahalanobis(x32, x32, VI=torch.from_numpy(vi).float())
+    assert float(d.diagonal().abs().max()) < 1e-3
+    reference = cdist(points, points, "mahalanobis", VI=vi)
+    np.testing.assert_allclose(d.numpy(), reference, atol=2e-3, rtol=1e-3)
+
+
+def test_mahalanobis_rejects_an_indefinite_precision_matrix():
+    """Bug: a symmetric VI with a negative eigenvalue silently gave distances of 0."""
+    x = np.array([[1.0, 0.0], [0.0, 1.0]])
+    indefinite = np.array([[1.0, 0.0], [0.0, -1.0]])
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        dist.mahalanobis(x, x, VI=indefinite)
+    singular = np.array([[1.0, 0.0], [0.0, 0.0]])  # semi-definite: allowed, measures axis 0 only
+    np.testing.assert_allclose(dist.mahalanobis(x, x, VI=singular), [[0.0, 1.0], [1.0, 0.0]], atol=1e-12)

@@ -241,7 +241,7 @@ def test_models_output_shapes(name, device):
     model = MODELS[name]().to(device).eval()
     x = torch.randn(5, 1, 28, 28, device=device)
     logits, emb = model(x), model.embed(x)
-    assert logits.shape == (5, 10) and emb.shape == (5, model.embed_dim)
+    assert logits.shape == (5, 10) and emb.shape == (5, model.dimension)
     assert logits.device == x.device
     torch.testing.assert_close(model.head(emb), logits)
 
@@ -308,7 +308,7 @@ def test_resnet_depth_and_skips():
     assert len(weight_layers) == 2 * 3 * 3 + 2
     assert all(type(b) is BasicBlock for b in res.layer2) and all(type(b) is xi.PlainBlock for b in plain.layer2)
     assert res.layer2[0].downsample is not None and plain.layer2[0].downsample is None
-    assert res.embed_dim == 32 and res.feature_layer == "avgpool"
+    assert res.dimension == 32 and res.feature_layer == "avgpool"
 
 
 def test_plain_block_is_basic_block_without_the_skip(device):
@@ -406,7 +406,7 @@ def test_extract_features_equals_embed_for_tensors_and_loaders(name, device):
     model.eval()
     with torch.no_grad():
         expected = model.embed(x.to(device))
-    assert feats.shape == (37, model.embed_dim) and feats.device == expected.device
+    assert feats.shape == (37, model.dimension) and feats.device == expected.device
     tol = float32_tolerance(torch.device(device))
     torch.testing.assert_close(feats, expected, **tol)
     loader = DataLoader(TensorDataset(x, torch.zeros(37)), batch_size=10)
@@ -547,3 +547,30 @@ def test_check_images_messages():
     if torch.cuda.is_available():
         with pytest.raises(ValueError, match="but the model is on"):
             xi.check_images(x, 3, 8, torch.device("cuda"))
+
+
+@pytest.mark.parametrize("build", [lambda: xi.SmallCNN(embed_dim=24), lambda: xi.SmallVGG(embed_dim=24),
+                                   lambda: xi.SmallResNet(widths=(8, 24))])  # fmt: skip
+def test_output_width_is_dimension_and_embed_dim_warns(build):
+    model = build()
+    assert model.dimension == 24 == model.embed(torch.zeros(2, 1, 28, 28)).shape[1]
+    with pytest.warns(DeprecationWarning, match="embed_dim is deprecated: use .dimension"):
+        assert model.embed_dim == 24
+
+
+def test_pretrained_encoder_dim_is_a_deprecated_alias():
+    unloaded = object.__new__(xi.PretrainedImageEncoder)  # the class attribute needs no weights
+    with pytest.warns(DeprecationWarning, match="dim is deprecated"):
+        assert unloaded.dim == unloaded.dimension == 1280
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.uint8])
+def test_extract_features_casts_raw_numpy_dtypes_to_the_model(dtype):
+    """Bug: a float64 or uint8 array crashed the float32 model with a dtype mismatch."""
+    torch.manual_seed(0)
+    model = xi.SmallCNN().eval()
+    raw = (np.random.default_rng(3).random((3, 1, 28, 28)) * 255).astype(dtype)
+    feats = xi.extract_features(model, raw, model.feature_layer, batch_size=2)
+    assert isinstance(feats, np.ndarray) and feats.dtype == np.float32 and feats.shape == (3, model.dimension)
+    expected = xi.extract_features(model, torch.from_numpy(raw.astype(np.float32)), model.feature_layer)
+    np.testing.assert_allclose(feats, expected.numpy(), rtol=1e-5, atol=1e-5)

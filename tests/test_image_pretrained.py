@@ -36,7 +36,7 @@ def test_features_are_the_pooled_feature_map(photos, device):
     encoder = xi.PretrainedImageEncoder(device=device, batch_size=2)
     images = pick(photos, "coffee", "chelsea", "rocket")
     features, logits = encoder.features_and_logits(images)
-    assert features.shape == (3, encoder.dim) == (3, 1280) and logits.shape == (3, 1000)
+    assert features.shape == (3, encoder.dimension) == (3, 1280) and logits.shape == (3, 1000)
     assert features.device.type == torch.device(device).type
     x = encoder.preprocess(images)
     assert x.shape == (3, 3, 224, 224)

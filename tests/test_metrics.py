@@ -149,3 +149,57 @@ def test_recall_is_non_decreasing_in_k(scores, relevance):
     assert recalls[-1] == pytest.approx(1.0)
     hits = [m.hit_rate_at_k(scores, relevance, k) for k in range(1, 9)]
     assert all(h >= r - 1e-12 for h, r in zip(hits, recalls, strict=True))
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "sqeuclidean", "dot"])
+def test_leave_one_out_r1_is_the_nearest_neighbour_accuracy_of_sklearn(metric, device):
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(40, 5))
+    labels = rng.integers(0, 4, size=40)
+    found = m.leave_one_out_retrieval(torch.from_numpy(x).to(device), torch.from_numpy(labels).to(device), metric)
+    if metric == "dot":
+        neighbour = np.argsort(-(x @ x.T + np.diag(np.full(40, -np.inf))), axis=1, kind="stable")[:, 0]
+    else:
+        sk_metric = {"sqeuclidean": "euclidean"}.get(metric, metric)  # same order of neighbours
+        _, idx = NearestNeighbors(n_neighbors=2, metric=sk_metric).fit(x).kneighbors(x)
+        neighbour = idx[:, 1]
+    assert found["R@1"] == pytest.approx(np.mean(labels[neighbour] == labels))
+
+
+def test_leave_one_out_removes_the_query_from_its_own_gallery():
+    """Two items per class far apart: each item's only relevant item is the other one."""
+    x = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]])
+    labels = np.array([0, 0, 1, 1])
+    found = m.leave_one_out_retrieval(x, labels, ks=(1, 2, 3, 4))
+    assert found["R@1"] == 1.0 and found["mAP"] == 1.0 and found["MedR"] == 1.0
+    assert "R@4" not in found  # only N - 1 = 3 others to rank
+    # the same numbers by hand, with the diagonal removed
+    scores = x @ x.T / np.outer(np.linalg.norm(x, axis=1), np.linalg.norm(x, axis=1))
+    keep = ~np.eye(4, dtype=bool)
+    relevance = labels[:, None] == labels[None, :]
+    assert found == m.evaluate(scores[keep].reshape(4, 3), relevance[keep].reshape(4, 3), ks=(1, 2, 3))
+
+
+def test_leave_one_out_negates_distances():
+    """Euclidean: the nearest item must come first (a distance, not a similarity)."""
+    x = np.array([[0.0], [0.1], [5.0], [5.2], [10.0]])
+    labels = np.array([0, 0, 1, 1, 2])
+    with pytest.warns(UserWarning, match="1 of 5 queries"):  # item 4 is a class of its own
+        found = m.leave_one_out_retrieval(x, labels, metric="euclidean", ks=(1,))
+    assert found["R@1"] == 1.0
+
+
+def test_leave_one_out_validates():
+    x = np.zeros((3, 2)) + np.arange(3)[:, None]
+    for args, match in (
+        ((x, np.array([0, 1])), "labels has 2 entries"),
+        ((x[:1], np.array([0])), "at least 2 rows"),
+        ((x, np.array([0, 0, 1]), "mahalanobis"), "precision matrix"),
+        ((x, np.array([0, 0, 1]), "hamming"), "metric"),
+        ((x[0], np.array([0, 0, 1])), "embeddings"),
+        ((x, np.array([[0, 0, 1]])), "labels"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            m.leave_one_out_retrieval(*args)

@@ -361,3 +361,8 @@ def test_minilm_encoder_ranks_paraphrases_first_and_validates(minilm_cpu):
         minilm_cpu.encode([])
     with pytest.raises(ValueError, match="batch_size"):
         MiniLMEncoder(device="cpu", batch_size=0)
+
+
+def test_scratch_models_report_their_width_as_dimension():
+    assert Word2VecScratch(vector_size=8).dimension == 8
+    assert GloVeScratch(vector_size=6).dimension == 6

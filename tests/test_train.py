@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from xmr_lite import metrics, train
-from xmr_lite.distances import cosine_similarity, euclidean
+from xmr_lite.distances import cosine_similarity, euclidean, mahalanobis
 
 RNG = np.random.default_rng(0)
 
@@ -228,3 +228,190 @@ def test_validation_loss_is_the_mean_loss_over_the_validation_batches(device):
     assert train.validation_loss(mse)(model, val) == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match="val_loader produced no batch"):
         train.validation_loss(mse)(model, [])
+
+
+def test_fit_steps_a_per_step_scheduler_after_every_optimiser_step(device):
+    """OneCycleLR as chapter 6 uses it: one scheduler step per optimiser step."""
+    x, y = regression_data(48)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    total = 3 * 3  # 3 epochs of 3 batches
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=total)
+    expected = []
+    shadow_opt = torch.optim.SGD(nn.Linear(3, 1).parameters(), lr=0.1)
+    shadow = torch.optim.lr_scheduler.OneCycleLR(shadow_opt, max_lr=0.1, total_steps=total)
+    for _ in range(total):
+        expected.append(shadow_opt.param_groups[0]["lr"])
+        shadow_opt.step()
+        shadow.step()
+    history = train.fit(model, mse, opt, batches(x, y), epochs=3, device=device, progress=False, scheduler=schedule)
+    assert history.steps == total == len(history.step_loss) == len(history.learning_rate)
+    np.testing.assert_allclose(history.learning_rate, expected)
+    assert len(set(history.learning_rate)) > 3  # it really changed
+
+
+def test_fit_steps_a_per_epoch_scheduler_once_an_epoch(device):
+    x, y = regression_data(48)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    schedule = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    history = train.fit(
+        model, mse, opt, batches(x, y), epochs=3, device=device, progress=False, scheduler=schedule,
+        scheduler_interval="epoch",
+    )  # fmt: skip
+    np.testing.assert_allclose(history.learning_rate, [0.1] * 3 + [0.05] * 3 + [0.025] * 3)
+
+
+def test_reduce_on_plateau_reads_the_validation_metric(device):
+    x, y = regression_data(32)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.1, patience=0)
+    scripted = iter([0.5, 0.4, 0.3])
+    history = train.fit(
+        model, mse, opt, batches(x, y), val_loader=[None], epochs=3, metric=lambda m, loader: next(scripted),
+        device=device, progress=False, scheduler=schedule, scheduler_interval="epoch",
+    )  # fmt: skip
+    # epoch 1 is worse than epoch 0, so the scheduler cuts the rate before epoch 2
+    np.testing.assert_allclose(history.learning_rate, [0.1, 0.1, 0.1, 0.1, 0.01, 0.01])
+    assert schedule.best == 0.5 and history.val_metric == [0.5, 0.4, 0.3]
+    with pytest.raises(ValueError, match="scheduler_interval"):
+        train.fit(model, mse, opt, batches(x, y), epochs=1, progress=False, scheduler=schedule)
+
+
+def test_max_steps_stops_in_the_middle_of_an_epoch(device):
+    x, y = regression_data(64)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    seen = []
+
+    def counting_mse(m: nn.Module, batch):
+        seen.append(1)
+        return mse(m, batch)
+
+    history = train.fit(model, counting_mse, opt, batches(x, y), epochs=10, device=device, progress=False, max_steps=6)
+    # 4 batches an epoch: one full epoch, then 2 steps of the second
+    assert history.steps == 6 == len(seen) == len(history.step_loss)
+    assert len(history.train_loss) == 2 and history.stopped_at_max_steps and not history.stopped_early
+    assert history.train_loss[1] == pytest.approx(np.mean(history.step_loss[4:]))
+    assert history.seconds > 0
+
+
+def test_max_steps_validates_the_last_partial_epoch(device):
+    x, y = regression_data(64)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    history = train.fit(
+        model, mse, opt, batches(x, y), val_loader=batches(x, y), epochs=10, device=device, progress=False,
+        max_steps=5,
+    )  # fmt: skip
+    assert len(history.val_metric) == 2 and history.stopped_at_max_steps and history.steps == 5
+
+
+def test_fit_without_the_new_options_is_unchanged(device):
+    """Same seed, same data: the defaults give the same weights as an explicit no-op."""
+    results = []
+    for kwargs in ({}, {"scheduler": None, "max_steps": None, "max_grad_norm": None}):
+        torch.manual_seed(3)
+        x, y = regression_data()
+        model = nn.Linear(3, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        history = train.fit(model, mse, opt, batches(x, y), epochs=2, device=device, progress=False, **kwargs)
+        results.append((model.weight.detach().cpu().clone(), history.train_loss))
+        assert not history.stopped_at_max_steps and history.steps == 8
+    torch.testing.assert_close(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1]
+
+
+def test_max_grad_norm_clips_the_update(device):
+    x, y = regression_data(16)
+    y = y * 1000  # a huge loss, a huge gradient
+    model = nn.Linear(3, 1)
+    before = [p.detach().clone() for p in model.parameters()]
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    train.fit(model, mse, opt, batches(x, y, 16), epochs=1, device=device, progress=False, max_grad_norm=0.5)
+    step = torch.cat([(p.detach().cpu() - b).flatten() for p, b in zip(model.parameters(), before, strict=True)])
+    assert float(step.norm()) == pytest.approx(0.5, rel=1e-4)
+
+
+def test_new_fit_arguments_are_validated():
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    other = torch.optim.SGD(nn.Linear(3, 1).parameters(), lr=0.1)
+    data = batches(*regression_data(16))
+    for kwargs, match in (
+        ({"max_steps": 0}, "max_steps"),
+        ({"max_grad_norm": 0.0}, "max_grad_norm"),
+        ({"scheduler": "cosine"}, "scheduler"),
+        ({"scheduler": torch.optim.lr_scheduler.StepLR(other, 1)}, "scheduler must be built on the optimizer"),
+        ({"scheduler_interval": "batch"}, "scheduler_interval"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            train.fit(model, mse, opt, data, epochs=1, progress=False, device="cpu", **kwargs)
+
+
+def test_history_as_dict_holds_the_step_records(device):
+    x, y = regression_data(32)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = train.fit(model, mse, opt, batches(x, y), epochs=1, device=device, progress=False)
+    record = history.as_dict()
+    assert record["steps"] == 2 and record["step_loss"] == history.step_loss and record["seconds"] > 0
+
+
+def test_count_parameters_counts_linear_layers_and_frozen_ones():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+    assert train.count_parameters(model) == 4 * 3 + 3 + 3 * 2 + 2
+    model[0].weight.requires_grad_(False)
+    assert train.count_parameters(model) == 3 + 3 * 2 + 2
+    assert train.count_parameters(model, trainable_only=False) == 4 * 3 + 3 + 3 * 2 + 2
+    for bad, match in (("net", "model"), (model, "trainable_only")):
+        with pytest.raises(ValueError, match=match):
+            train.count_parameters(bad) if bad == "net" else train.count_parameters(model, trainable_only=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.uint8, np.int64])
+def test_encode_casts_raw_numpy_dtypes_to_the_model(dtype, device):
+    """Bug: a float64 or uint8 array crashed a float32 model with a dtype mismatch."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2).to(device)
+    raw = (np.random.default_rng(2).random((5, 3)) * 200).astype(dtype)
+    z = train.encode(model, raw, batch_size=2)
+    assert z.dtype == torch.float32 and z.device.type == device.type
+    expected = model(torch.from_numpy(raw.astype(np.float32)).to(device)).detach()
+    torch.testing.assert_close(z, expected)
+
+
+def test_retrieval_scores_pass_mahalanobis_parameters_through(device):
+    """Bug: "mahalanobis" was accepted but always failed (no VI reached the distance)."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2).to(device)
+    gen = torch.Generator().manual_seed(4)
+    q, g = torch.randn(4, 3, generator=gen), torch.randn(6, 3, generator=gen)
+    vi = torch.tensor([[2.0, 0.3], [0.3, 1.0]], device=device)
+    scores = train.retrieval_scores(model, q, model, g, metric="mahalanobis", VI=vi)
+    zq, zg = train.encode(model, q), train.encode(model, g)
+    torch.testing.assert_close(scores, -mahalanobis(zq, zg, VI=vi))
+    with pytest.raises(ValueError, match="needs VI"):
+        train.retrieval_scores(model, q, model, g, metric="mahalanobis")
+    with pytest.raises(ValueError, match="takes no extra arguments"):
+        train.retrieval_scores(model, q, model, g, metric="cosine", VI=vi)
+
+
+def test_retrieval_scores_accept_kl_on_distributions_and_say_why_not_otherwise():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Softmax(dim=1))
+    gen = torch.Generator().manual_seed(5)
+    q, g = torch.randn(3, 3, generator=gen), torch.randn(5, 3, generator=gen)
+    scores = train.retrieval_scores(model, q, model, g, metric="js", device="cpu")
+    assert scores.shape == (3, 5) and bool((scores <= 0).all())
+    with pytest.raises(ValueError, match=r"probability distributions|sum to 1"):
+        train.retrieval_scores(nn.Linear(3, 4), q, nn.Linear(3, 4), g, metric="kl", device="cpu")
+
+
+def test_retrieval_scores_accept_the_deprecated_l2():
+    model = nn.Linear(3, 2)
+    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(6))
+    with pytest.warns(DeprecationWarning):
+        old = train.retrieval_scores(model, x, model, x, metric="l2", device="cpu")
+    torch.testing.assert_close(old, train.retrieval_scores(model, x, model, x, metric="sqeuclidean", device="cpu"))

@@ -7,6 +7,7 @@ out-of-range ``k`` fails early with a ``ValueError`` that names the argument.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Union
 
@@ -133,3 +134,33 @@ def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
 def to_output(t: torch.Tensor, from_numpy: bool) -> ArrayLike:
     """Return ``t`` as numpy when the input was numpy, else unchanged."""
     return t.detach().cpu().numpy() if from_numpy else t
+
+
+def deprecated_alias(new_name: str, old_name: str) -> property:
+    """A read-only property ``old_name`` that returns ``self.<new_name>`` with a ``DeprecationWarning``.
+
+    Used where an attribute was renamed (``embed_dim`` and ``dim`` became ``dimension``), so
+    that old code keeps running while it is told the new name.
+    """
+
+    def getter(self: object) -> object:
+        warnings.warn(
+            f"{type(self).__name__}.{old_name} is deprecated: use .{new_name}", DeprecationWarning, stacklevel=2
+        )
+        return getattr(self, new_name)
+
+    return property(getter, doc=f"Deprecated alias of ``{new_name}``.")
+
+
+def module_dtype(module: object) -> torch.dtype:
+    """The floating dtype a model computes in: that of its first floating parameter or buffer.
+
+    Inputs are cast to it at the boundary, so that a float64 or uint8 numpy array does not
+    crash a float32 model with a dtype mismatch. Anything without floating parameters (a plain
+    function) gives torch's default dtype.
+    """
+    if isinstance(module, torch.nn.Module):
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if tensor.is_floating_point():
+                return tensor.dtype
+    return torch.get_default_dtype()

@@ -21,7 +21,7 @@ scale with Slaney's area normalisation, decibels with ``ref=1.0``, ``amin=1e-10`
 ``top_db=80`` taken from the loudest bin of each clip, and the orthonormal DCT-II.
 
 The encoders (:class:`AudioCNN`, :class:`AudioGRU`, :class:`DilatedConvEncoder`) read a log-mel
-batch of shape (B, n_mels, frames). ``encoder.embed(x)`` returns (B, embed_dim) vectors;
+batch of shape (B, n_mels, frames). ``encoder.embed(x)`` returns (B, dimension) vectors;
 ``encoder(x)`` returns class logits (B, n_classes) when the encoder was built with
 ``n_classes``, and the embedding otherwise, so later chapters can use them as audio branches.
 """
@@ -47,6 +47,7 @@ from xmr_lite._checks import (
     check_finite,
     check_int,
     check_number,
+    deprecated_alias,
     to_output,
 )
 
@@ -821,14 +822,20 @@ def deltas(features: ArrayLike, width: int = 9) -> ArrayLike:
 
 
 class _AudioEncoder(nn.Module):
-    """What the three encoders share: input checks, an optional classifier, ``embed``."""
+    """What the three encoders share: input checks, an optional classifier, ``embed``.
+
+    The embedding width is the attribute ``dimension`` (the constructor's ``embed_dim``);
+    the attribute ``embed_dim`` is a deprecated alias.
+    """
+
+    embed_dim = deprecated_alias("dimension", "embed_dim")
 
     def __init__(self, n_mels: int, embed_dim: int, n_classes: int | None) -> None:
         super().__init__()
         self.n_mels = check_int(n_mels, "n_mels")
-        self.embed_dim = check_int(embed_dim, "embed_dim")
+        self.dimension = check_int(embed_dim, "embed_dim")
         self.n_classes = None if n_classes is None else check_int(n_classes, "n_classes", minimum=2)
-        self.head = None if n_classes is None else nn.Linear(self.embed_dim, self.n_classes)
+        self.head = None if n_classes is None else nn.Linear(self.dimension, self.n_classes)
         # log-mel values are in dB, far from unit scale: every encoder first standardises each band
         self.norm = nn.BatchNorm1d(self.n_mels)
 
@@ -853,12 +860,12 @@ class _AudioEncoder(nn.Module):
 
         Returns
         -------
-        (B, embed_dim) tensor.
+        (B, dimension) tensor.
         """
         return self._embed(self._check_input(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (B, n_classes) when built with ``n_classes``, else the embedding (B, embed_dim)."""
+        """Logits (B, n_classes) when built with ``n_classes``, else the embedding (B, dimension)."""
         z = self.embed(x)
         return z if self.head is None else self.head(z)
 

@@ -4,10 +4,32 @@ Every function takes a query set ``x`` of shape (Q, D) and a gallery ``y`` of sh
 and returns a (Q, N) matrix. Torch tensors stay on their device; numpy arrays come back as
 numpy arrays. Similarities (``dot``, ``cosine_similarity``) are "higher is closer"; every
 other measure is a distance or divergence, "lower is closer".
+
+**Metric names.** One set of names is used across the library (:func:`pairwise`,
+:func:`xmr_lite.train.retrieval_scores`, :func:`xmr_lite.metrics.leave_one_out_retrieval`,
+:mod:`xmr_lite.search`):
+
+=====================  ==========================================  ==================
+name                   value for rows ``x`` and ``y``              closer means
+=====================  ==========================================  ==================
+``"euclidean"``        ``||x - y||``                               lower
+``"sqeuclidean"``      ``||x - y||^2``                             lower
+``"cosine"``           ``x . y / (||x|| ||y||)``, a *similarity*   higher
+``"cosine_distance"``  ``1 - cosine``                              lower
+``"dot"``              ``x . y``                                   higher
+``"mahalanobis"``      ``sqrt((x - y)^T VI (x - y))``              lower
+``"kl"``               ``KL(x || y)`` of two distributions         lower
+``"js"``               Jensen-Shannon divergence                   lower
+=====================  ==========================================  ==================
+
+``"l2"`` is accepted as a deprecated alias of ``"sqeuclidean"`` and raises a
+``DeprecationWarning`` (scikit-learn's ``"l2"`` is the Euclidean distance, not its square, so
+the name is ambiguous). :func:`canonical_metric` maps a name to the canonical one.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Union
 
@@ -32,7 +54,10 @@ METRICS = (
     "kl",
     "js",
 )
-"""The names accepted by :func:`pairwise`."""
+"""The names accepted by :func:`pairwise` (see the table above)."""
+
+DEPRECATED_METRICS = {"l2": "sqeuclidean"}
+"""Old metric names that still work, with a ``DeprecationWarning``, mapped to the new ones."""
 
 Shrinkage = Union[float, str, None]
 
@@ -181,6 +206,7 @@ def mahalanobis(
     x : (Q, D) float tensor or array
     y : (N, D) float tensor or array
     VI : (D, D) symmetric positive semi-definite matrix, optional
+        An indefinite matrix (a negative eigenvalue) raises ``ValueError``.
     data : (n, D) samples, optional
     shrinkage : float, "ledoit_wolf" or None
         Passed to :func:`covariance` when ``data`` is given.
@@ -188,6 +214,12 @@ def mahalanobis(
     Returns
     -------
     (Q, N) tensor or array of the same kind as ``x``.
+
+    Notes
+    -----
+    Computed as the Euclidean distance between ``(x - c) A`` and ``(y - c) A``, where
+    ``A A^T = VI`` and ``c`` is the mean of ``y``: from differences, so points far from the
+    origin lose no precision (a point's distance to itself is 0).
     """
     xt, yt, from_numpy = _pair(x, y)
     if (VI is None) == (data is None):
@@ -213,9 +245,29 @@ def mahalanobis(
             )
         vi = torch.linalg.inv(cov)
         vi = (vi + vi.T) / 2
-    xv = xt @ vi
-    sq = (xv * xt).sum(1, keepdim=True) + ((yt @ vi) * yt).sum(1) - 2.0 * xv @ yt.T
-    return to_output(sq.clamp_min_(0.0).sqrt_(), from_numpy)
+    root = _psd_root(vi)
+    # centre both sets on one point, then map into the space where VI is the identity and
+    # measure from the differences themselves: no ||x||^2 + ||y||^2 - 2 x.y cancellation on
+    # points far from the origin
+    centre = yt.mean(0, keepdim=True)
+    return to_output(_sq_dists((xt - centre) @ root, (yt - centre) @ root).sqrt_(), from_numpy)
+
+
+def _psd_root(vi: torch.Tensor) -> torch.Tensor:
+    """A matrix ``A`` with ``A @ A.T == vi``, for a symmetric positive semi-definite ``vi``.
+
+    Raises ``ValueError`` when ``vi`` has a clearly negative eigenvalue (it is indefinite, and
+    its "distances" would be square roots of negative numbers).
+    """
+    eigenvalues, eigenvectors = torch.linalg.eigh(vi)
+    largest = float(eigenvalues.abs().max())
+    tolerance = vi.shape[0] * torch.finfo(vi.dtype).eps * 10 * largest
+    if float(eigenvalues.min()) < -tolerance:
+        raise ValueError(
+            f"VI must be positive semi-definite; it has the eigenvalue {float(eigenvalues.min()):.3g} "
+            "(pass a precision matrix, the inverse of a covariance)"
+        )
+    return eigenvectors * eigenvalues.clamp_min(0.0).sqrt()
 
 
 def _check_distributions(p: torch.Tensor, name: str, atol: float = 1e-5) -> None:
@@ -274,6 +326,43 @@ _NAMED: dict[str, Callable[..., ArrayLike]] = {
 }
 
 
+def canonical_metric(metric: str) -> str:
+    """The canonical name of ``metric``: itself, or the new name of a deprecated alias.
+
+    Parameters
+    ----------
+    metric : str
+        One of :data:`METRICS` or of :data:`DEPRECATED_METRICS` (``"l2"``).
+
+    Returns
+    -------
+    str
+        A name of :data:`METRICS`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+
+    Warns
+    -----
+    DeprecationWarning
+        For ``"l2"``, which means ``"sqeuclidean"`` here.
+    """
+    if isinstance(metric, str) and metric in DEPRECATED_METRICS:
+        new = DEPRECATED_METRICS[metric]
+        warnings.warn(
+            f'metric "{metric}" is deprecated: it means "{new}" (squared distances); write "{new}", '
+            'or "euclidean" for the distance itself',
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return new
+    if not isinstance(metric, str):
+        raise ValueError(f"metric must be a str, got {type(metric).__name__}")
+    return check_choice(metric, "metric", METRICS)
+
+
 def pairwise(x: ArrayLike, y: ArrayLike, metric: str = "cosine", **kwargs: object) -> ArrayLike:
     """Compare every row of ``x`` with every row of ``y``.
 
@@ -284,8 +373,8 @@ def pairwise(x: ArrayLike, y: ArrayLike, metric: str = "cosine", **kwargs: objec
     y : (N, D) float tensor or array
         Gallery items.
     metric : str
-        One of :data:`METRICS`. ``"cosine"`` and ``"dot"`` are similarities; the others
-        are distances or divergences.
+        One of :data:`METRICS` (``"l2"`` still works, with a ``DeprecationWarning``).
+        ``"cosine"`` and ``"dot"`` are similarities; the others are distances or divergences.
     **kwargs
         Extra arguments of the metric, e.g. ``VI``, ``data`` and ``shrinkage`` for
         ``"mahalanobis"``.
@@ -294,7 +383,7 @@ def pairwise(x: ArrayLike, y: ArrayLike, metric: str = "cosine", **kwargs: objec
     -------
     (Q, N) tensor (same device as ``x``) or numpy array.
     """
-    check_choice(metric, "metric", METRICS)
+    metric = canonical_metric(metric)
     if kwargs and metric != "mahalanobis":
         raise ValueError(f"metric {metric!r} takes no extra arguments, got {sorted(kwargs)}")
     return _NAMED[metric](x, y, **kwargs)
@@ -302,12 +391,14 @@ def pairwise(x: ArrayLike, y: ArrayLike, metric: str = "cosine", **kwargs: objec
 
 def is_similarity(metric: str) -> bool:
     """True when a larger value of ``metric`` means closer (``"dot"`` and ``"cosine"``)."""
-    check_choice(metric, "metric", METRICS)
+    metric = canonical_metric(metric)
     return metric in ("dot", "cosine")
 
 
 __all__ = [
+    "DEPRECATED_METRICS",
     "METRICS",
+    "canonical_metric",
     "cosine_distance",
     "cosine_similarity",
     "covariance",

@@ -5,11 +5,13 @@ Taught in chapter 5. The module has five parts:
 * **Convolution arithmetic from scratch**: :func:`conv2d_scratch` and
   :func:`max_pool2d_scratch` (``unfold`` plus a matrix product, checked against
   ``torch.nn.functional``), :func:`conv_output_size`, :func:`receptive_field` and
-  :func:`count_parameters`.
+  ``count_parameters`` (re-exported from :func:`xmr_lite.train.count_parameters`, where it
+  lives).
 * **Small CNNs for 28×28 greyscale digits**: :class:`SmallCNN`, :class:`SmallVGG` and
   :class:`SmallResNet` (built from torchvision's ``BasicBlock``; ``residual=False`` gives the
   same network without its skip connections). Each has ``embed(x)`` returning a
-  ``(B, embed_dim)`` vector, so later chapters can use them as image branches.
+  ``(B, dimension)`` vector, so later chapters can use them as image branches (the output
+  width is the attribute ``dimension``; ``embed_dim`` still works, with a ``DeprecationWarning``).
 * **Features through forward hooks**: :class:`FeatureExtractor` and :func:`extract_features`
   read the output of any named layer without editing the model.
 * **A pretrained ImageNet CNN, offline**: :class:`PretrainedImageEncoder` wraps
@@ -35,7 +37,17 @@ from torchvision.models.resnet import BasicBlock
 from torchvision.ops import Conv2dNormActivation
 from torchvision.transforms import v2
 
-from xmr_lite._checks import as_float, as_tensor, check_finite, check_int, check_k, is_int, to_output
+from xmr_lite._checks import (
+    as_float,
+    as_tensor,
+    check_finite,
+    check_int,
+    check_k,
+    deprecated_alias,
+    is_int,
+    module_dtype,
+    to_output,
+)
 from xmr_lite._runtime import get_device
 from xmr_lite.data import (
     EFFICIENTNET_LITE0_INPUT_SIZE,
@@ -44,6 +56,7 @@ from xmr_lite.data import (
     imagenet_class_names,
     load_efficientnet_lite0,
 )
+from xmr_lite.train import count_parameters
 
 IntPair = Union[int, tuple[int, int]]
 
@@ -373,18 +386,6 @@ def receptive_field(layers: nn.Module | Sequence[Sequence[int]]) -> int:
     return field
 
 
-def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
-    """Number of scalar parameters in ``model`` (only those with ``requires_grad`` by default).
-
-    Used in chapter 5 to compare layers.
-
-    A ``Conv2d(C, O, k)`` layer with bias holds ``O * C * k * k + O`` of them.
-    """
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
 # --------------------------------------------------------------------------------------------
 # Small CNNs for 28×28 greyscale images
 # --------------------------------------------------------------------------------------------
@@ -399,19 +400,20 @@ class _ImageModel(nn.Module):
 
     in_channels: int
     image_size: int
-    embed_dim: int
+    dimension: int
     feature_layer: str
+    embed_dim = deprecated_alias("dimension", "embed_dim")
 
     def check_input(self, x: torch.Tensor) -> torch.Tensor:
         """Raise ``ValueError`` unless ``x`` is a float (B, in_channels, image_size, image_size) batch."""
         return check_images(x, self.in_channels, self.image_size, _model_device(self))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate-layer features: (B, in_channels, S, S) float → (B, embed_dim)."""
+        """Penultimate-layer features: (B, in_channels, S, S) float → (B, dimension)."""
         return self.embedding(self.features(self.check_input(x)))
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits (B, n_classes) from embeddings (B, embed_dim)."""
+        """Logits (B, n_classes) from embeddings (B, dimension)."""
         return self.classifier(features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -458,7 +460,7 @@ class SmallCNN(_ImageModel):
         super().__init__()
         self.in_channels = check_int(in_channels, "in_channels", 1)
         self.image_size = check_int(image_size, "image_size", 1)
-        self.embed_dim = check_int(embed_dim, "embed_dim", 1)
+        self.dimension = check_int(embed_dim, "embed_dim", 1)
         n_classes = check_int(n_classes, "n_classes", 1)
         widths = _check_widths(widths)
         if image_size < 2 ** len(widths):
@@ -510,7 +512,7 @@ class SmallVGG(_ImageModel):
         super().__init__()
         self.in_channels = check_int(in_channels, "in_channels", 1)
         self.image_size = check_int(image_size, "image_size", 1)
-        self.embed_dim = check_int(embed_dim, "embed_dim", 1)
+        self.dimension = check_int(embed_dim, "embed_dim", 1)
         n_classes = check_int(n_classes, "n_classes", 1)
         widths = _check_widths(widths)
         convs_per_stage = check_int(convs_per_stage, "convs_per_stage", 1)
@@ -595,7 +597,7 @@ class SmallResNet(_ImageModel):
         if image_size < 2 ** (len(widths) - 1):
             raise ValueError(f"image_size={image_size} is too small for {len(widths) - 1} stride-2 stages")
         self.residual = residual
-        self.embed_dim = widths[-1]
+        self.dimension = widths[-1]
         self.feature_layer = "avgpool"
         self.stem = Conv2dNormActivation(in_channels, widths[0], kernel_size=3)
         block = BasicBlock if residual else PlainBlock
@@ -769,7 +771,9 @@ def extract_features(
     model : nn.Module
     loader_or_tensor : (N, C, H, W) float tensor or array, or an iterable of batches
         A tensor is split into batches of ``batch_size``; an iterable (a ``DataLoader``) yields
-        image tensors or ``(images, labels, ...)`` tuples.
+        image tensors or ``(images, labels, ...)`` tuples. Everything is cast to the dtype of
+        the model's parameters: an array of any numeric dtype (float64, uint8) works as is,
+        without rescaling (uint8 pixels stay in 0..255).
     layer : str
         Name of the layer to read (see :class:`FeatureExtractor`), e.g. ``model.feature_layer``.
     batch_size : int
@@ -790,7 +794,9 @@ def extract_features(
         data, from_numpy = as_tensor(loader_or_tensor, "loader_or_tensor")
         if data.ndim < 2 or data.numel() == 0:
             raise ValueError(f"loader_or_tensor must be a non-empty (N, C, H, W) batch, got shape {tuple(data.shape)}")
-        data = as_float(data, from_numpy)
+        if not data.is_floating_point() and not from_numpy:
+            raise ValueError(f"loader_or_tensor must be a float tensor (scale uint8 images first), got {data.dtype}")
+        data = data.to(module_dtype(model))  # a float64 or uint8 array meets a float32 model here
         check_finite(data, "loader_or_tensor")
     elif isinstance(loader_or_tensor, Iterable) and not isinstance(loader_or_tensor, (str, bytes)):
         data = loader_or_tensor
@@ -799,14 +805,14 @@ def extract_features(
             "loader_or_tensor must be a tensor, an array or an iterable of batches, "
             f"got {type(loader_or_tensor).__name__}"
         )
-    device = _model_device(model)
+    device, dtype = _model_device(model), module_dtype(model)
     was_training = model.training
     model.eval()
     chunks = []
     try:
         with FeatureExtractor(model, layer) as extractor, torch.no_grad():
             for batch in _batches(data, batch_size):
-                out = extractor(batch.to(device, non_blocking=True))
+                out = extractor(batch.to(device, dtype=dtype, non_blocking=True))
                 chunks.append(out.flatten(1) if flatten else out)
     finally:
         model.train(was_training)
@@ -994,11 +1000,12 @@ class PretrainedImageEncoder:
         The EfficientNet-Lite0 network, in eval mode.
     class_names : list of str
         The 1,000 ImageNet class names, in the order of the logits.
-    dim : int
-        1280, the size of :meth:`encode`'s vectors.
+    dimension : int
+        1280, the size of :meth:`encode`'s vectors (``dim`` is its deprecated alias).
     """
 
-    dim = 1280
+    dimension = 1280
+    dim = deprecated_alias("dimension", "dim")
     image_size = EFFICIENTNET_LITE0_INPUT_SIZE
     feature_layer = "_avg_pooling"
 

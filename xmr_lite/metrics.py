@@ -28,7 +28,8 @@ from collections.abc import Iterable
 
 import torch
 
-from xmr_lite._checks import ArrayLike, as_tensor, check_finite, check_k, check_ndim, to_output
+from xmr_lite import distances
+from xmr_lite._checks import ArrayLike, as_matrix, as_tensor, check_finite, check_k, check_ndim, to_output
 
 
 def relevance_from_labels(query_labels: ArrayLike, gallery_labels: ArrayLike) -> ArrayLike:
@@ -263,10 +264,61 @@ def evaluate(scores: ArrayLike, relevance: ArrayLike, ks: Iterable[int] = (1, 5,
     return result
 
 
+def leave_one_out_retrieval(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    metric: str = "cosine",
+    ks: Iterable[int] = (1, 5, 10),
+) -> dict[str, float]:
+    """Retrieval within one split: each item queries all the *other* items; same label = relevant.
+
+    The item itself is removed from its own gallery (otherwise every query would find itself
+    at rank 1), so R@1 is the leave-one-out accuracy of a nearest-neighbour classifier.
+    Used in chapters 5 and 8 to compare feature sets without a separate query split.
+
+    Parameters
+    ----------
+    embeddings : (N, D) float tensor or array
+        One row per item, N >= 2.
+    labels : (N,) integer tensor or array
+        Class labels; moved to the embeddings' device.
+    metric : str
+        A name of :data:`xmr_lite.distances.METRICS` that needs no extra argument
+        (``"cosine"`` by default); distances are negated so that higher is closer.
+    ks : iterable of int
+        As in :func:`evaluate`; values of ``k`` larger than N - 1 are skipped.
+
+    Returns
+    -------
+    dict of str to float
+        What :func:`evaluate` returns for the (N, N - 1) scores with the diagonal removed.
+    """
+    metric = distances.canonical_metric(metric)
+    if metric == "mahalanobis":
+        raise ValueError('metric "mahalanobis" needs a precision matrix: compute the scores with distances.pairwise')
+    x, _ = as_matrix(embeddings, "embeddings", "(N, D)")
+    y, _ = as_tensor(labels, "labels")
+    check_ndim(y, "labels", 1, "(N,)")
+    check_finite(y, "labels")
+    n = x.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"labels has {y.shape[0]} entries but embeddings has {n} rows")
+    if n < 2:
+        raise ValueError(f"embeddings needs at least 2 rows to leave one out, got {n}")
+    y = y.to(x.device)
+    scores = distances.pairwise(x, x, metric)
+    if not distances.is_similarity(metric):
+        scores = -scores
+    relevance = y[:, None] == y[None, :]
+    others = ~torch.eye(n, dtype=torch.bool, device=x.device)
+    return evaluate(scores[others].view(n, n - 1), relevance[others].view(n, n - 1), ks)
+
+
 __all__ = [
     "average_precision",
     "evaluate",
     "hit_rate_at_k",
+    "leave_one_out_retrieval",
     "mean_average_precision",
     "mean_rank",
     "median_rank",

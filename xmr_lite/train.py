@@ -8,6 +8,11 @@ it measured comes back in a :class:`History`.
 How a batch turns into a loss is the caller's business: ``loss_fn(model, batch)`` receives the
 model and the batch (already on the device) and returns the loss, or ``(loss, logs)`` where
 ``logs`` is a dict of extra numbers to record (for example the fraction of active triplets).
+
+Beyond the plain loop, :func:`fit` can step a learning-rate scheduler (after every optimiser
+step or after every epoch), stop after a fixed number of optimiser steps (``max_steps``),
+clip the gradient norm, and records the loss of every step and the seconds spent training, so
+that a chapter needs no hand-written loop for a one-cycle schedule or a fixed step budget.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import copy
 import math
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +33,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from xmr_lite import distances
-from xmr_lite._checks import as_tensor, check_choice, check_finite, check_int
+from xmr_lite._checks import as_tensor, check_choice, check_finite, check_int, check_number, module_dtype
 from xmr_lite._runtime import get_device
 
 LossOutput = Union[torch.Tensor, tuple[torch.Tensor, Mapping[str, float]]]
@@ -54,6 +60,17 @@ class History:
         The validation metric at ``best_epoch`` (NaN without validation data).
     stopped_early : bool
         True when training stopped before ``epochs`` because the metric stopped improving.
+    step_loss : list of float
+        The loss of every optimiser step, in order.
+    learning_rate : list of float
+        The learning rate of the first parameter group at every optimiser step (what a
+        scheduler did to it).
+    steps : int
+        Optimiser steps taken.
+    seconds : float
+        Wall-clock seconds spent in training and validation.
+    stopped_at_max_steps : bool
+        True when ``max_steps`` optimiser steps were taken (training ended there).
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -62,6 +79,11 @@ class History:
     best_epoch: int = -1
     best_metric: float = math.nan
     stopped_early: bool = False
+    step_loss: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    stopped_at_max_steps: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Plain Python types only, so that it can be stored in a :func:`save` checkpoint."""
@@ -72,6 +94,11 @@ class History:
             "best_epoch": self.best_epoch,
             "best_metric": self.best_metric,
             "stopped_early": self.stopped_early,
+            "step_loss": list(self.step_loss),
+            "learning_rate": list(self.learning_rate),
+            "steps": self.steps,
+            "seconds": self.seconds,
+            "stopped_at_max_steps": self.stopped_at_max_steps,
         }
 
 
@@ -87,6 +114,29 @@ def to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, (tuple, list)):
         return type(batch)(to_device(value, device) for value in batch)
     return batch
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of scalar parameters in ``model`` (only those with ``requires_grad`` by default).
+
+    A ``Conv2d(C, O, k)`` layer with bias holds ``O * C * k * k + O`` of them; a
+    ``Linear(D, O)`` layer ``O * D + O``. Used in chapters 5 and 8 to compare models.
+
+    Parameters
+    ----------
+    model : nn.Module
+    trainable_only : bool
+        Count only the parameters that receive gradients (the default), or all of them.
+
+    Returns
+    -------
+    int
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    if not isinstance(trainable_only, bool):
+        raise ValueError(f"trainable_only must be a bool, got {trainable_only!r}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 def _split_loss(output: LossOutput) -> tuple[torch.Tensor, Mapping[str, float]]:
@@ -118,6 +168,70 @@ def validation_loss(loss_fn: LossFn) -> MetricFn:
     return metric
 
 
+def _check_scheduler(scheduler: object, interval: str, optimizer: torch.optim.Optimizer) -> None:
+    check_choice(interval, "scheduler_interval", ("step", "epoch"))
+    if scheduler is None:
+        return
+    if not hasattr(scheduler, "step") or not callable(scheduler.step):
+        raise ValueError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
+    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise ValueError("scheduler must be built on the optimizer passed to fit")
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and interval != "epoch":
+        raise ValueError('a ReduceLROnPlateau scheduler needs scheduler_interval="epoch"')
+
+
+def _step_scheduler_after_epoch(scheduler: object, epoch_value: float) -> None:
+    """Step a per-epoch scheduler; ReduceLROnPlateau reads the epoch's metric (or mean loss)."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(epoch_value)
+    else:
+        scheduler.step()
+
+
+def _train_one_epoch(
+    model: nn.Module,
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    train_loader: Iterable,
+    device: torch.device,
+    epoch: int,
+    history: History,
+    step_scheduler: Callable[[], None] | None,
+    max_steps: int | None,
+    max_grad_norm: float | None,
+) -> tuple[float, dict[str, float]]:
+    """One pass over ``train_loader`` (or fewer batches once ``max_steps`` is reached).
+
+    Returns the mean loss of the epoch's steps and the means of the extra logs.
+    """
+    model.train()
+    total, count = 0.0, 0
+    sums: dict[str, float] = {}
+    for batch in train_loader:
+        if max_steps is not None and history.steps >= max_steps:
+            break
+        loss, logs = _split_loss(loss_fn(model, to_device(batch, device)))
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise ValueError(f"the loss became {loss_value} in epoch {epoch}")
+        optimizer.zero_grad()
+        loss.backward()
+        if max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        history.learning_rate.append(float(optimizer.param_groups[0]["lr"]))
+        optimizer.step()
+        if step_scheduler is not None:
+            step_scheduler()
+        history.steps += 1
+        history.step_loss.append(loss_value)
+        total, count = total + loss_value, count + 1
+        for key, value in logs.items():
+            sums[key] = sums.get(key, 0.0) + float(value)
+    if count == 0:
+        raise ValueError("train_loader produced no batch")
+    return total / count, {key: value / count for key, value in sums.items()}
+
+
 def fit(
     model: nn.Module,
     loss_fn: LossFn,
@@ -130,6 +244,11 @@ def fit(
     patience: int | None = None,
     device: torch.device | str | None = None,
     progress: bool = True,
+    scheduler: Any | None = None,
+    scheduler_interval: str = "step",
+    max_steps: int | None = None,
+    max_grad_norm: float | None = None,
+    desc: str = "epochs",
 ) -> History:
     """Train ``model`` for up to ``epochs`` epochs, with early stopping on a validation metric.
 
@@ -139,7 +258,8 @@ def fit(
         Moved to ``device``. At the end it holds the weights of the best validation epoch.
     loss_fn : callable
         ``loss_fn(model, batch)`` returns a 0-d loss tensor, or ``(loss, logs)`` with ``logs``
-        a dict of floats to record per epoch. The batch arrives on ``device``.
+        a dict of floats to record per epoch. The batch arrives on ``device``. Augmentation
+        and input preparation belong here (the batch is whatever the loader yields).
     optimizer : torch.optim.Optimizer
         Built on ``model.parameters()``.
     train_loader : iterable of batches
@@ -159,10 +279,29 @@ def fit(
         Default: :func:`xmr_lite.get_device`.
     progress : bool
         Show a tqdm bar over the epochs, with the latest loss and metric.
+    scheduler : torch.optim.lr_scheduler.LRScheduler or ReduceLROnPlateau, optional
+        A learning-rate scheduler built on ``optimizer``. It is stepped after every optimiser
+        step (``scheduler_interval="step"``, what ``OneCycleLR`` expects, whose
+        ``total_steps`` is then ``epochs * len(train_loader)`` or ``max_steps``) or after
+        every epoch (``"epoch"``, what ``StepLR`` and ``CosineAnnealingLR`` with ``T_max`` in
+        epochs expect). A ``ReduceLROnPlateau`` is stepped per epoch with the validation
+        metric, or with the epoch's mean training loss when there is no validation data;
+        give it the same ``mode`` as ``fit``.
+    scheduler_interval : {"step", "epoch"}
+        When ``scheduler`` is stepped; ignored without a scheduler.
+    max_steps : int, optional
+        Stop after this many optimiser steps in all, even in the middle of an epoch (that
+        epoch is then recorded and validated like the others). ``None``: no limit.
+    max_grad_norm : float, optional
+        Clip the gradient norm of all parameters to this value before each step.
+    desc : str
+        The progress bar's label.
 
     Returns
     -------
     History
+        Per epoch: the mean loss, the metric, the logs; per step: the loss and the learning
+        rate; the number of steps and the seconds it took.
 
     Raises
     ------
@@ -172,7 +311,8 @@ def fit(
 
     Notes
     -----
-    Taught in chapter 9.
+    Taught in chapter 9. Without ``scheduler``, ``max_steps`` and ``max_grad_norm`` it behaves
+    exactly as before they existed.
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -184,6 +324,11 @@ def fit(
     check_choice(mode, "mode", ("max", "min"))
     if patience is not None:
         patience = check_int(patience, "patience")
+    if max_steps is not None:
+        max_steps = check_int(max_steps, "max_steps")
+    if max_grad_norm is not None:
+        max_grad_norm = check_number(max_grad_norm, "max_grad_norm", 0.0, strict=True)
+    _check_scheduler(scheduler, scheduler_interval, optimizer)
     if metric is None and val_loader is not None:
         if mode != "min":
             raise ValueError('without a metric the validation loss is used, which needs mode="min"')
@@ -192,34 +337,29 @@ def fit(
     model.to(device)
 
     history = History()
+    step_scheduler = scheduler.step if scheduler is not None and scheduler_interval == "step" else None
     better = (lambda new, old: new > old) if mode == "max" else (lambda new, old: new < old)
     best_state: dict[str, torch.Tensor] | None = None
     epochs_without_gain = 0
-    bar = tqdm(range(epochs), desc="epochs", disable=not progress, leave=False)
+    start = time.perf_counter()
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
-        model.train()
-        total, count = 0.0, 0
-        sums: dict[str, float] = {}
-        for batch in train_loader:
-            loss, logs = _split_loss(loss_fn(model, to_device(batch, device)))
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise ValueError(f"the loss became {loss_value} in epoch {epoch}")
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total, count = total + loss_value, count + 1
-            for key, value in logs.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
-        if count == 0:
-            raise ValueError("train_loader produced no batch")
-        history.train_loss.append(total / count)
-        for key, value in sums.items():
-            history.logs.setdefault(key, []).append(value / count)
+        mean_loss, log_means = _train_one_epoch(
+            model, loss_fn, optimizer, train_loader, device, epoch, history, step_scheduler, max_steps, max_grad_norm
+        )
+        history.train_loss.append(mean_loss)
+        for key, value in log_means.items():
+            history.logs.setdefault(key, []).append(value)
+        reached_max_steps = max_steps is not None and history.steps >= max_steps
 
         if val_loader is None:
             history.best_epoch = epoch
-            bar.set_postfix(loss=f"{total / count:.4f}")
+            bar.set_postfix(loss=f"{mean_loss:.4f}")
+            if scheduler is not None and scheduler_interval == "epoch":
+                _step_scheduler_after_epoch(scheduler, mean_loss)
+            if reached_max_steps:
+                history.stopped_at_max_steps = True
+                break
             continue
         model.eval()
         with torch.no_grad():
@@ -227,7 +367,9 @@ def fit(
         if not math.isfinite(value):
             raise ValueError(f"the validation metric is {value} after epoch {epoch}")
         history.val_metric.append(value)
-        bar.set_postfix(loss=f"{total / count:.4f}", val=f"{value:.4f}")
+        bar.set_postfix(loss=f"{mean_loss:.4f}", val=f"{value:.4f}")
+        if scheduler is not None and scheduler_interval == "epoch":
+            _step_scheduler_after_epoch(scheduler, value)
         if best_state is None or better(value, history.best_metric):
             history.best_epoch, history.best_metric = epoch, value
             best_state = copy.deepcopy(model.state_dict())
@@ -237,7 +379,11 @@ def fit(
             if patience is not None and epochs_without_gain >= patience:
                 history.stopped_early = epoch < epochs - 1
                 break
+        if reached_max_steps:
+            history.stopped_at_max_steps = True
+            break
     bar.close()
+    history.seconds = time.perf_counter() - start
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
@@ -257,8 +403,9 @@ def encode(
     encoder : callable
         Maps a (b, ...) batch to (b, D) embeddings: a model, or one of its methods. A module
         (or the module a bound method belongs to) is put in eval mode first.
-    data : (N, ...) float tensor or array
-        The split's inputs.
+    data : (N, ...) float tensor, or array of any numeric dtype
+        The split's inputs, cast to the dtype of the encoder's parameters (float32 for a
+        default model) before they are batched: a float64 or uint8 array works as is.
     batch_size : int, >= 1
     device : torch.device or str, optional
         Where the batches go. Default: the device of the encoder's parameters, else
@@ -274,14 +421,15 @@ def encode(
     """
     if not callable(encoder):
         raise ValueError(f"encoder must be callable, got {type(encoder).__name__}")
-    x, _ = as_tensor(data, "data")
+    x, from_numpy = as_tensor(data, "data")
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"data must hold at least one item along its first axis, got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
+    if not x.is_floating_point() and not from_numpy:
         raise ValueError(f"data must be floating point, got {x.dtype}")
-    check_finite(x, "data")
     batch_size = check_int(batch_size, "batch_size")
     module = encoder if isinstance(encoder, nn.Module) else getattr(encoder, "__self__", None)
+    x = x.to(module_dtype(module))  # float64 or uint8 arrays meet a float32 model here
+    check_finite(x, "data")
     if device is None:
         params = list(module.parameters()) if isinstance(module, nn.Module) else []
         device = params[0].device if params else get_device()
@@ -306,6 +454,7 @@ def retrieval_scores(
     metric: str = "cosine",
     batch_size: int = 256,
     device: torch.device | str | None = None,
+    **metric_kwargs: Any,
 ) -> torch.Tensor:
     """Encode a query split and a gallery split, and score every pair, higher = better.
 
@@ -319,10 +468,15 @@ def retrieval_scores(
     gallery : (N, ...) float tensor or array
     metric : str
         Any name of :data:`xmr_lite.distances.METRICS`; distances are negated so that higher
-        is always better.
+        is always better. ``"kl"`` and ``"js"`` need embeddings whose rows are probability
+        distributions (an encoder ending in a softmax).
     batch_size : int
     device : torch.device or str, optional
         As in :func:`encode`.
+    **metric_kwargs
+        Passed to :func:`xmr_lite.distances.pairwise`: ``VI`` or ``data`` (and
+        ``shrinkage``) for ``"mahalanobis"``, which needs one of them. Tensors must be on the
+        embeddings' device.
 
     Returns
     -------
@@ -332,10 +486,14 @@ def retrieval_scores(
     -----
     Taught in chapter 9.
     """
-    check_choice(metric, "metric", distances.METRICS)
+    metric = distances.canonical_metric(metric)
+    if metric == "mahalanobis" and not metric_kwargs:
+        raise ValueError('metric "mahalanobis" needs VI= (a precision matrix) or data= (embeddings to estimate it)')
+    if metric_kwargs and metric != "mahalanobis":
+        raise ValueError(f"metric {metric!r} takes no extra arguments, got {sorted(metric_kwargs)}")
     q = encode(query_encoder, queries, batch_size, device)
     g = encode(gallery_encoder, gallery, batch_size, q.device)
-    scores = distances.pairwise(q, g, metric)
+    scores = distances.pairwise(q, g, metric, **metric_kwargs)
     return scores if distances.is_similarity(metric) else -scores
 
 
@@ -444,4 +602,14 @@ def load(
     return state.get("extra", {})
 
 
-__all__ = ["History", "encode", "fit", "load", "retrieval_scores", "save", "to_device", "validation_loss"]
+__all__ = [
+    "History",
+    "count_parameters",
+    "encode",
+    "fit",
+    "load",
+    "retrieval_scores",
+    "save",
+    "to_device",
+    "validation_loss",
+]

@@ -231,6 +231,11 @@ class GloVeScratch:
         self.cooccurrence: scipy.sparse.csr_matrix | None = None
         self.loss_history: list[float] = []
 
+    @property
+    def dimension(self) -> int:
+        """The width of the word vectors (the constructor's ``vector_size``, gensim's name)."""
+        return self.vector_size
+
     def fit(self, sentences: Corpus, epochs: int = 25, progress: bool = True) -> GloVeScratch:
         """Count co-occurrences, then minimise J from new random parameters.
 

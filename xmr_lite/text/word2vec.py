@@ -279,6 +279,11 @@ class Word2VecScratch:
         self.output_vectors: torch.Tensor | None = None
         self.loss_history: list[float] = []
 
+    @property
+    def dimension(self) -> int:
+        """The width of the word vectors (the constructor's ``vector_size``, gensim's name)."""
+        return self.vector_size
+
     def fit(self, sentences: Corpus, epochs: int = 5, progress: bool = True) -> Word2VecScratch:
         """Build the vocabulary and train from new random vectors.
 
