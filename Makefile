@@ -49,6 +49,7 @@ chapters: $(STAMP)
 build-book: $(STAMP)
 	$(JB) build . --all --builder html -W --keep-going
 	$(PY) -m tools.check_build
+	$(PY) -m tools.check_browser
 
 test: $(STAMP)
 	$(MAKE) lint

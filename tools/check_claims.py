@@ -78,7 +78,7 @@ SENTENCE = re.compile(r"[^.!?]*(?:[.!?]+|$)")
 
 #: Phrases that contain a comparison word but define a convention rather than report a result.
 CONVENTIONS = re.compile(
-    r"\b(?:higher|lower|larger|smaller) (?:is|means) better\b|\bbest (?:first|possible)\b|\bat most\b",
+    r"\b(?:higher|lower|larger|smaller) (?:is|means) better\b|\bbest (?:first|possible)\b|\bat most\b|\blower-cas\w*",
     re.IGNORECASE,
 )
 
