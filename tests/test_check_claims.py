@@ -124,3 +124,11 @@ def test_main_exits_1_and_prints_file_line_token(tmp_path, capsys):
     assert "% claims:" in out
     good = write(tmp_path, CODE + "\nIt scores well.\n", name="04_good.md")
     assert main([str(good)]) == 0
+
+
+@pytest.mark.parametrize(
+    "name", ["01_pipeline.md", "02_similarity.md", "03_data.md", "04_text_features.md"], ids=lambda n: n[:2]
+)
+def test_chapters_one_to_four_follow_the_rule(name):
+    path = Path(__file__).resolve().parents[1] / "chapters" / name
+    assert [str(v) for v in check_file(path)] == []

@@ -29,13 +29,19 @@ def test_book_kernel_sets_and_then_restores_the_environment(monkeypatch):
 def test_a_book_kernel_prints_text_bars_and_drops_transient_ones():
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell("from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='steps'):\n    pass"),
+        nbformat.v4.new_code_cell(
+            "import time\nfrom tqdm.auto import tqdm\nbar = tqdm(range(3), desc='steps')\n"
+            "for i in bar:\n    time.sleep(0.2)\n    bar.set_postfix(step=i)"
+        ),
         nbformat.v4.new_code_cell("for _ in tqdm(range(3), desc='inner', leave=False):\n    pass"),
+        nbformat.v4.new_code_cell("import warnings\nwarnings.warn('two sentences lost every word')"),
     ]
     with book_kernel():
         nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    first, second = (cell.outputs for cell in nb.cells)
+    first, second, third = (cell.outputs for cell in nb.cells)
     text = "".join(output.get("text", "") for output in first)
     assert all(output.output_type == "stream" and output.name == "stdout" for output in first)
-    assert "steps: 100%" in text and "3/3" in text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1 and "steps: 100%" in lines[0] and "3/3" in lines[0] and "step=2" in lines[0]
     assert second == []
+    assert "".join(output.get("text", "") for output in third) == "UserWarning: two sentences lost every word\n"

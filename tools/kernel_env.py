@@ -6,10 +6,13 @@ widget leaves nothing in the built HTML (and needs JavaScript from a CDN), so ev
 that the book build or ``tools.chapter_runner`` starts runs a startup file that makes
 ``tqdm.auto`` a *text* bar on stdout:
 
-* a bar that stays (``leave=True``, the default) leaves its final line, such as
-  ``epochs: 100%|██████████| 8/8 [00:12<00:00]``, as a readable record in the page;
+* a bar that stays (``leave=True``, the default) prints one line when it closes, its final
+  state, such as ``epochs: 100%|██████████| 8/8 [00:12<00:00]``: a readable record in the
+  page (intermediate updates are not printed: the page would keep each as a line);
 * a transient bar (``leave=False``) is switched off, so it leaves no blank gap;
-* Hugging Face's download and loading bars are off (``HF_HUB_DISABLE_PROGRESS_BARS``).
+* Hugging Face's download and loading bars are off (``HF_HUB_DISABLE_PROGRESS_BARS``);
+* a warning prints as ``UserWarning: message``, without the kernel's temporary file name
+  (``/tmp/ipykernel_1234/...py:5:``), a build path that would otherwise leak into the page.
 
 The startup file goes into a fresh IPython directory (``IPYTHONDIR``), so nothing outside the
 build changes.
@@ -23,8 +26,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-STARTUP_FILE = '''"""Text progress bars for the built book (written by tools/kernel_env.py)."""
+STARTUP_FILE = '''"""Text progress bars and short warnings for the built book (written by tools/kernel_env.py)."""
 import sys
+import warnings
 
 import tqdm.auto
 import tqdm.autonotebook
@@ -32,15 +36,28 @@ import tqdm.std
 
 
 class TextProgress(tqdm.std.tqdm):
-    """A text bar on stdout: its last line stays in the page; a transient bar prints nothing."""
+    """A text bar on stdout that prints one line, its final state, when it closes.
+
+    Intermediate updates would each become a line of the stored output (the book keeps every
+    stream message), so none is printed. A transient bar (leave=False) prints nothing at all.
+    """
 
     def __init__(self, *args, **kwargs):
+        self._closing = False
         if kwargs.get("leave", True) is False:
             kwargs["disable"] = True
         kwargs.setdefault("file", sys.stdout)
         kwargs.setdefault("ncols", 80)
-        kwargs.setdefault("mininterval", 2.0)
         super().__init__(*args, **kwargs)
+
+    def display(self, msg=None, pos=None):
+        if not self._closing:
+            return True
+        return super().display(msg, pos)
+
+    def close(self):
+        self._closing = True
+        super().close()
 
 
 def text_trange(*args, **kwargs):
@@ -50,6 +67,14 @@ def text_trange(*args, **kwargs):
 for module in (tqdm.auto, tqdm.autonotebook):
     module.tqdm = TextProgress
     module.trange = text_trange
+
+
+def short_warning(message, category, filename, lineno, line=None):
+    """'UserWarning: message', without the kernel's temporary file name: no build path in the book."""
+    return f"{category.__name__}: {message}\\n"
+
+
+warnings.formatwarning = short_warning
 '''
 
 #: Environment variables of every book kernel besides ``IPYTHONDIR``.
