@@ -13,13 +13,14 @@ export TRANSFORMERS_OFFLINE := 1
 # Kernels inherit the environment; MPLBACKEND=Agg would make plt.show() draw nothing in the book.
 unexport MPLBACKEND
 
-.PHONY: help setup book test lint unit chapters build-book notebooks student lock benchmarks clean
+.PHONY: help setup book test lint unit chapters build-book notebooks student lock benchmarks clean gpu-check
 
 help:
 	@echo "make book    build the HTML book, every chapter executed"
 	@echo "make test    lint + unit tests + chapters + book build (warnings are errors)"
 	@echo "make unit    unit tests only;  make chapters  execute chapters only"
 	@echo "make notebooks  regenerate the paired .ipynb files;  make student  student copies"
+	@echo "make gpu-check  unit tests and training chapters on a CUDA GPU (fails without one)"
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed, found " + sys.version'
@@ -45,6 +46,19 @@ unit: $(STAMP)
 
 chapters: $(STAMP)
 	$(PY) -m tools.chapter_runner
+
+# The chapters that train or encode with a network, executed on the GPU with their times.
+GPU_CHAPTERS := chapters/04_text_features.md chapters/05_image_features.md chapters/06_audio_features.md \
+                chapters/08_fusion.md chapters/09_shared_space.md
+
+# On a machine with a CUDA GPU: the unit tests with XMR_DEVICE=cuda (every test taking the
+# `device` fixture then runs on the CPU and on the GPU and compares with its reference, and the
+# mixed-device tests that skip without a GPU run), then the training chapters on the GPU, each
+# with its wall time. Without CUDA it stops at once with a message; it never fakes a run.
+gpu-check: $(STAMP)
+	@$(PY) -c 'import sys, torch; ok = torch.cuda.is_available(); print("gpu-check on", torch.cuda.get_device_name(0) if ok else "no GPU", "- torch", torch.__version__, "CUDA", torch.version.cuda); sys.exit(0 if ok else "make gpu-check needs a CUDA GPU: torch.cuda.is_available() is False on this machine, so nothing was run")'
+	XMR_DEVICE=cuda $(PY) -m pytest -m "not chapter" -q -rs -p no:cacheprovider --durations=10
+	XMR_DEVICE=cuda $(PY) -m tools.chapter_runner --no-cache $(GPU_CHAPTERS)
 
 build-book: $(STAMP)
 	$(JB) build . --all --builder html -W --keep-going

@@ -270,3 +270,40 @@ def test_precision_divides_by_k_even_when_there_are_fewer_relevant_items():
     relevance = np.array([[True, False, False, False, False, False]])
     assert m.precision_at_k(scores, relevance, 5) == pytest.approx(0.2)
     assert m.evaluate(scores, relevance, ks=(5,))["P@5"] == pytest.approx(0.2)
+
+
+def test_a_device_without_float64_ranks_on_the_cpu(monkeypatch):
+    """MPS has no float64: faked here by declaring the CPU float64-less, so the MPS path runs."""
+    assert not m._has_float64(torch.device("mps")) and m._has_float64(torch.device("cpu"))
+    rng = np.random.default_rng(106)
+    scores = torch.from_numpy(rng.normal(size=(6, 9))).float()
+    relevance = torch.from_numpy(rng.random(size=(6, 9)) < 0.4)
+    relevance[:, 0] = True
+    expected_ap = m.average_precision(scores, relevance)
+    expected = m.evaluate(scores, relevance)
+    moved = []
+    real_cpu = torch.Tensor.cpu
+
+    def recording_cpu(self, *args, **kwargs):
+        moved.append(self.shape)
+        return real_cpu(self, *args, **kwargs)
+
+    monkeypatch.setattr(m, "_has_float64", lambda device: False)
+    monkeypatch.setattr(torch.Tensor, "cpu", recording_cpu)
+    ap = m.average_precision(scores, relevance)
+    assert moved == [(6, 9), (6, 9)]  # scores and relevance went to the CPU first
+    assert ap.dtype == torch.float32 and ap.device == scores.device
+    torch.testing.assert_close(ap, expected_ap.float())
+    assert m.evaluate(scores, relevance) == pytest.approx(expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="compares the CPU with a CUDA GPU (make gpu-check)")
+def test_metrics_agree_between_cpu_and_gpu():
+    rng = np.random.default_rng(107)
+    scores = torch.from_numpy(rng.normal(size=(30, 50))).float()
+    relevance = torch.from_numpy(rng.random(size=(30, 50)) < 0.2)
+    relevance[:, 0] = True
+    assert m.evaluate(scores, relevance) == pytest.approx(m.evaluate(scores.cuda(), relevance.cuda()))
+    labels = torch.from_numpy(rng.integers(0, 5, size=30))
+    cpu = m.leave_one_out_retrieval(scores, labels)
+    assert cpu == pytest.approx(m.leave_one_out_retrieval(scores.cuda(), labels.cuda()), rel=1e-5)

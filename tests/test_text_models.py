@@ -366,3 +366,16 @@ def test_minilm_encoder_ranks_paraphrases_first_and_validates(minilm_cpu):
 def test_scratch_models_report_their_width_as_dimension():
     assert Word2VecScratch(vector_size=8).dimension == 8
     assert GloVeScratch(vector_size=6).dimension == 6
+
+
+def test_word2vec_scratch_restores_the_determinism_setting():
+    torch.use_deterministic_algorithms(False)
+    seen = []
+
+    class Probe(Word2VecScratch):
+        def _fit(self, *args):
+            seen.append(torch.are_deterministic_algorithms_enabled())
+            return super()._fit(*args)
+
+    Probe(vector_size=4, window=2, min_count=1, device="cpu").fit(toy_corpus(10), epochs=1, progress=False)
+    assert seen == [True] and not torch.are_deterministic_algorithms_enabled()

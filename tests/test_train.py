@@ -427,3 +427,61 @@ def test_fit_records_tensor_logs_like_numbers(device):
 
     history = train.fit(model, loss_fn, opt, batches(x, y), epochs=2, device=device, progress=False)
     assert history.logs == {"active": [0.5, 0.75]}
+
+
+def test_fit_reproduces_a_hand_written_one_cycle_loop_exactly():
+    """Chapter 6's loop (AdamW, OneCycleLR stepped per batch, reshuffled batches, dropout) as fit."""
+
+    def build() -> tuple[nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 1))
+        opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-2)
+        return net, opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=3 * 4)
+
+    x, y = regression_data(64, seed=1)
+
+    net, opt, schedule = build()
+    generator = torch.Generator().manual_seed(0)
+    hand_losses = []
+    for _ in range(3):
+        for idx in torch.randperm(64, generator=generator).split(16):
+            loss = mse(net, (x[idx], y[idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            schedule.step()
+            hand_losses.append(loss.item())
+    hand_weights = [p.detach().clone() for p in net.parameters()]
+
+    net, opt, schedule = build()
+
+    class Reshuffled:
+        """Batches in a new order each epoch, from a seeded generator (a DataLoader would draw
+        its worker seed from the global generator, which dropout also draws from)."""
+
+        generator = torch.Generator().manual_seed(0)
+
+        def __iter__(self):
+            return ((x[idx], y[idx]) for idx in torch.randperm(64, generator=self.generator).split(16))
+
+    loader = Reshuffled()
+    history = train.fit(net, mse, opt, loader, epochs=3, device="cpu", progress=False, scheduler=schedule)
+    assert history.step_loss == pytest.approx(hand_losses, rel=1e-6)
+    for ours, theirs in zip(net.parameters(), hand_weights, strict=True):
+        torch.testing.assert_close(ours.detach(), theirs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="compares the CPU with a CUDA GPU (make gpu-check)")
+def test_fit_and_retrieval_scores_agree_between_cpu_and_gpu():
+    results = {}
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        x, y = regression_data(64, seed=2)
+        model = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 1))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=5 * 4)
+        history = train.fit(model, mse, opt, batches(x, y), epochs=5, device=device, progress=False, scheduler=schedule)
+        scores = train.retrieval_scores(model[0], x, model[0], x, metric="euclidean")
+        results[device] = (history.step_loss, scores.cpu())
+    assert results["cpu"][0] == pytest.approx(results["cuda"][0], rel=1e-4, abs=1e-5)
+    torch.testing.assert_close(results["cpu"][1], results["cuda"][1], rtol=1e-4, atol=1e-4)

@@ -18,7 +18,9 @@ Conventions
 * Graded relevance counts as relevant where it is > 0; only :func:`ndcg_at_k` uses the grades.
 
 Torch tensors may live on any device; numpy arrays are accepted too. Means come back as Python
-floats, per-query values as the input's array type.
+floats, per-query values as the input's array type. Counting is done in float64; on Apple's
+MPS, which has no float64, the ranking is computed on the CPU and per-query values go back to
+the MPS device as float32.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ def relevance_from_labels(query_labels: ArrayLike, gallery_labels: ArrayLike) ->
     return to_output(q[:, None] == g[None, :], q_np)
 
 
+def _has_float64(device: torch.device) -> bool:
+    """Whether ``device`` computes in float64 (Apple's MPS does not)."""
+    return device.type != "mps"
+
+
 class _Ranked:
     """The relevance of each query's gallery, re-ordered from best to worst score."""
 
@@ -70,6 +77,10 @@ class _Ranked:
             raise ValueError("scores and relevance must both be numpy arrays or both be tensors")
         if s.device != r.device:
             raise ValueError(f"relevance is on {r.device} but scores is on {s.device}")
+        self.device = s.device
+        self.moved_to_cpu = not _has_float64(s.device)
+        if self.moved_to_cpu:  # Apple's MPS has no float64: rank and count on the CPU instead
+            s, r = s.cpu(), r.cpu()
         if not s.is_floating_point():
             s = s.double()
         check_finite(s, "scores")
@@ -171,10 +182,14 @@ def average_precision(scores: ArrayLike, relevance: ArrayLike) -> ArrayLike:
     Returns
     -------
     (Q,) float64 tensor or array, each in [0, 1]; NaN for a query with no relevant item.
+    (float32 on Apple's MPS, which has no float64.)
     """
     ranked = _Ranked(scores, relevance)
     ranked.warn_excluded()
-    return to_output(_average_precision(ranked), ranked.from_numpy)
+    ap = _average_precision(ranked)
+    if ranked.moved_to_cpu:  # back to the input's device, in the widest dtype it has
+        ap = ap.to(ranked.device, torch.float32)
+    return to_output(ap, ranked.from_numpy)
 
 
 def mean_average_precision(scores: ArrayLike, relevance: ArrayLike) -> float:

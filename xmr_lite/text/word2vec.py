@@ -24,7 +24,7 @@ from torch.nn.functional import logsigmoid
 from tqdm.auto import tqdm
 
 from xmr_lite._checks import check_choice, check_int
-from xmr_lite._runtime import get_device
+from xmr_lite._runtime import deterministic_algorithms, get_device
 from xmr_lite.text.tokens import Corpus, Vocabulary, check_corpus
 from xmr_lite.text.vectors import keyed_vectors
 
@@ -223,7 +223,10 @@ class Word2VecScratch:
     batch_size : int
     seed : int
         Seeds the initial vectors, the sub-sampling, the shuffling and the noise words, so two
-        fits with the same seed on the same device give the same vectors.
+        fits with the same seed on the same device give the same vectors. On a GPU that also
+        needs deterministic kernels (the backward pass of the embedding lookup otherwise adds
+        in a varying order): :meth:`fit` turns them on while it trains and restores the
+        previous setting after. Different devices agree only to rounding.
     device : torch.device or str, optional
         Default: :func:`xmr_lite.get_device`.
 
@@ -295,6 +298,10 @@ class Word2VecScratch:
         -------
         self
         """
+        with deterministic_algorithms():  # the same seed gives the same vectors on a GPU too
+            return self._fit(sentences, epochs, progress)
+
+    def _fit(self, sentences: Corpus, epochs: int, progress: bool) -> Word2VecScratch:
         corpus = check_corpus(sentences)
         epochs = check_int(epochs, "epochs")
         self.vocabulary = Vocabulary.from_corpus(corpus, min_count=self.min_count)
