@@ -34,12 +34,14 @@ def test_a_book_kernel_prints_text_bars_and_drops_transient_ones():
             "for i in bar:\n    time.sleep(0.2)\n    bar.set_postfix(step=i)"
         ),
         nbformat.v4.new_code_cell("for _ in tqdm(range(3), desc='inner', leave=False):\n    pass"),
+        nbformat.v4.new_code_cell("import warnings\nwarnings.warn('two sentences lost every word')"),
     ]
     with book_kernel():
         nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    first, second = (cell.outputs for cell in nb.cells)
+    first, second, third = (cell.outputs for cell in nb.cells)
     text = "".join(output.get("text", "") for output in first)
     assert all(output.output_type == "stream" and output.name == "stdout" for output in first)
     lines = [line for line in text.splitlines() if line.strip()]
     assert len(lines) == 1 and "steps: 100%" in lines[0] and "3/3" in lines[0] and "step=2" in lines[0]
     assert second == []
+    assert "".join(output.get("text", "") for output in third) == "UserWarning: two sentences lost every word\n"

@@ -10,7 +10,9 @@ that the book build or ``tools.chapter_runner`` starts runs a startup file that 
   state, such as ``epochs: 100%|██████████| 8/8 [00:12<00:00]``: a readable record in the
   page (intermediate updates are not printed: the page would keep each as a line);
 * a transient bar (``leave=False``) is switched off, so it leaves no blank gap;
-* Hugging Face's download and loading bars are off (``HF_HUB_DISABLE_PROGRESS_BARS``).
+* Hugging Face's download and loading bars are off (``HF_HUB_DISABLE_PROGRESS_BARS``);
+* a warning prints as ``UserWarning: message``, without the kernel's temporary file name
+  (``/tmp/ipykernel_1234/...py:5:``), a build path that would otherwise leak into the page.
 
 The startup file goes into a fresh IPython directory (``IPYTHONDIR``), so nothing outside the
 build changes.
@@ -24,8 +26,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-STARTUP_FILE = '''"""Text progress bars for the built book (written by tools/kernel_env.py)."""
+STARTUP_FILE = '''"""Text progress bars and short warnings for the built book (written by tools/kernel_env.py)."""
 import sys
+import warnings
 
 import tqdm.auto
 import tqdm.autonotebook
@@ -64,6 +67,14 @@ def text_trange(*args, **kwargs):
 for module in (tqdm.auto, tqdm.autonotebook):
     module.tqdm = TextProgress
     module.trange = text_trange
+
+
+def short_warning(message, category, filename, lineno, line=None):
+    """'UserWarning: message', without the kernel's temporary file name: no build path in the book."""
+    return f"{category.__name__}: {message}\\n"
+
+
+warnings.formatwarning = short_warning
 '''
 
 #: Environment variables of every book kernel besides ``IPYTHONDIR``.
