@@ -169,7 +169,7 @@ class ProductQuantizer(DimAlias):
     def adc_from_one_hot(tables: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
         """(Q, N) sums of table entries: ``tables`` (Q, m, ksub) against a :meth:`one_hot` matrix."""
         flat = tables.reshape(len(tables), -1).T.contiguous()  # (m * ksub, Q)
-        return torch.sparse.mm(one_hot, flat).T
+        return torch.sparse.mm(one_hot, flat).T.contiguous()  # (Q, N); topk is slow on a transposed view
 
 
 class PQIndex(DimAlias):
