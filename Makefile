@@ -39,6 +39,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m tools.notebooks --check
+	$(PY) -m tools.check_claims
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not chapter" -q
@@ -62,6 +63,7 @@ gpu-check: $(STAMP)
 build-book: $(STAMP)
 	$(JB) build . --all --builder html -W --keep-going
 	$(PY) -m tools.check_build
+	$(PY) -m tools.check_browser
 
 test: $(STAMP)
 	$(MAKE) lint

@@ -29,6 +29,7 @@ from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 
 from tools.bookconfig import CACHE, DEFAULT_BUDGET_S, chapter_sources
+from tools.kernel_env import book_kernel
 from tools.notebooks import read_chapter
 
 
@@ -84,7 +85,7 @@ def execute(path: Path, timeout_s: float = 600.0) -> tuple[nbformat.NotebookNode
     start = time.perf_counter()
     error = None
     try:
-        with inline_figures():
+        with inline_figures(), book_kernel():  # the same kernel environment as the book build
             client.execute()
     except (nbclient.exceptions.CellExecutionError, nbclient.exceptions.CellTimeoutError) as err:
         error = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
