@@ -7,7 +7,7 @@ time a process uses it, and a missing or altered file raises :class:`DataIntegri
 saying how to restore it. Chapter 3 looks at, and listens to, every dataset.
 
 Datasets: :func:`load_xmr_digits`, :func:`load_captioned_photos`, :func:`load_animal_sounds`,
-:func:`load_lee_corpus`, :func:`load_wordsim353`.
+:func:`load_lee_corpus`, :func:`load_wordsim353`, :func:`load_xmr_shop`.
 Pretrained (the files and weights; readers use the encoders of the modality modules, see
 the API page): :func:`load_glove_vectors` (readers: :func:`xmr_lite.text.load_glove`),
 :func:`load_minilm` (:class:`xmr_lite.text.MiniLMEncoder`), :func:`load_efficientnet_lite0`
@@ -54,6 +54,13 @@ from xmr_lite.data._registry import (
     sha256_file,
     verify,
 )
+from xmr_lite.data._shop import (
+    SHOP_IMAGE_STYLES,
+    SHOP_LANGUAGES,
+    SHOP_MODALITIES,
+    XMRShop,
+    load_xmr_shop,
+)
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -63,6 +70,9 @@ __all__ = [
     "EFFICIENTNET_LITE0_STD",
     "REGISTRY",
     "SAMPLE_RATE",
+    "SHOP_IMAGE_STYLES",
+    "SHOP_LANGUAGES",
+    "SHOP_MODALITIES",
     "SPLITS",
     "AnimalSounds",
     "Asset",
@@ -73,6 +83,7 @@ __all__ = [
     "FileCheck",
     "WordSim353",
     "XMRDigits",
+    "XMRShop",
     "asset_path",
     "clear_verification_cache",
     "data_dir",
@@ -87,6 +98,7 @@ __all__ = [
     "load_minilm",
     "load_wordsim353",
     "load_xmr_digits",
+    "load_xmr_shop",
     "sha256_file",
     "verify",
 ]
