@@ -33,16 +33,6 @@ def device(request: pytest.FixtureRequest) -> torch.device:
     return torch.device(request.param)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print each executed chapter's wall time at the end of the run."""
-    from tests.test_chapters import CHAPTER_TIMES
-
-    if CHAPTER_TIMES:
-        terminalreporter.section("chapter wall times (2-core CPU budget)")
-        for line in CHAPTER_TIMES:
-            terminalreporter.write_line(line)
-
-
 class NetworkUsedError(AssertionError):
     pass
 

@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,8 +72,8 @@ def inline_figures() -> Iterator[None]:
             os.environ["MPLBACKEND"] = saved
 
 
-def execute(path: Path, timeout_s: float = 600.0) -> tuple[nbformat.NotebookNode, ChapterResult]:
-    """Run one chapter top to bottom in its own folder and time it."""
+def _execute_here(path: Path, timeout_s: float) -> tuple[nbformat.NotebookNode, ChapterResult]:
+    """Run one chapter in the current process environment (see :func:`kernel_environment`)."""
     nb = read_chapter(path)
     budget = budget_of(nb)
     client = nbclient.NotebookClient(
@@ -85,12 +86,58 @@ def execute(path: Path, timeout_s: float = 600.0) -> tuple[nbformat.NotebookNode
     start = time.perf_counter()
     error = None
     try:
-        with inline_figures(), book_kernel():  # the same kernel environment as the book build
-            client.execute()
+        client.execute()
     except (nbclient.exceptions.CellExecutionError, nbclient.exceptions.CellTimeoutError) as err:
         error = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
     seconds = time.perf_counter() - start
     return nb, ChapterResult(path, seconds, budget, error)
+
+
+@contextmanager
+def kernel_environment() -> Iterator[None]:
+    """The environment every chapter kernel starts in: inline figures, the book's kernel set-up."""
+    with inline_figures(), book_kernel():  # the same kernel environment as the book build
+        yield
+
+
+def execute(path: Path, timeout_s: float = 600.0) -> tuple[nbformat.NotebookNode, ChapterResult]:
+    """Run one chapter top to bottom in its own folder and time it."""
+    with kernel_environment():
+        return _execute_here(path, timeout_s)
+
+
+def default_jobs() -> int:
+    """How many chapters run at once: ``XMR_CHAPTER_JOBS``, else one per CPU core, at most two.
+
+    Chapters use one torch thread each, so two of them share a 2-core machine without
+    slowing each other much; the total time of ``make test`` roughly halves.
+    """
+    value = os.environ.get("XMR_CHAPTER_JOBS")
+    if value is not None:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"XMR_CHAPTER_JOBS must be a whole number >= 1, got {value!r}")
+        return int(value)
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def longest_first(paths: list[Path]) -> list[Path]:
+    """Order chapters by budget, largest first, so that two workers finish close together."""
+    return sorted(paths, key=lambda p: (-budget_of(read_chapter(p)), p.name))
+
+
+def execute_many(
+    paths: list[Path], jobs: int | None = None, timeout_s: float = 600.0
+) -> Iterator[tuple[nbformat.NotebookNode, ChapterResult]]:
+    """Execute ``paths``, ``jobs`` at a time, yielding each result as it finishes.
+
+    Each chapter runs in its own kernel process; the threads here only wait on them. The
+    kernel environment is set once around the whole run, so no thread changes it under another.
+    """
+    jobs = default_jobs() if jobs is None else jobs
+    with kernel_environment(), ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_execute_here, path, timeout_s) for path in longest_first(paths)]
+        for future in as_completed(futures):
+            yield future.result()
 
 
 def store_in_cache(path: Path, nb: nbformat.NotebookNode, seconds: float, cache_dir: Path = CACHE) -> None:
@@ -101,13 +148,12 @@ def store_in_cache(path: Path, nb: nbformat.NotebookNode, seconds: float, cache_
     cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
 
 
-def run(paths: list[Path], cache_dir: Path | None = CACHE) -> list[ChapterResult]:
-    """Execute ``paths`` in order, print a line per chapter, and cache the successes."""
+def run(paths: list[Path], cache_dir: Path | None = CACHE, jobs: int | None = None) -> list[ChapterResult]:
+    """Execute ``paths`` (``jobs`` at a time), print a line per chapter, and cache the successes."""
     results = []
-    for path in paths:
-        nb, result = execute(path)
+    for nb, result in execute_many(paths, jobs):
         if result.error is None and cache_dir is not None:
-            store_in_cache(path, nb, result.seconds, cache_dir)
+            store_in_cache(result.path, nb, result.seconds, cache_dir)
         print(result.line(), flush=True)
         if result.error:
             print(f"    {result.error}", flush=True)
@@ -119,10 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("chapters", nargs="*", type=Path, help="chapter sources (default: all)")
     parser.add_argument("--no-cache", action="store_true", help="do not store results for the book build")
+    parser.add_argument("--jobs", type=int, default=None, help="chapters run at once (default: XMR_CHAPTER_JOBS or 2)")
     args = parser.parse_args(argv)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     paths = [p.resolve() for p in args.chapters] or chapter_sources()
-    results = run(paths, None if args.no_cache else CACHE)
+    results = run(paths, None if args.no_cache else CACHE, args.jobs)
     total = sum(r.seconds for r in results)
     print(f"{len(results)} chapters in {total:.1f} s; {sum(not r.ok for r in results)} failed")
     return 0 if all(r.ok for r in results) else 1
