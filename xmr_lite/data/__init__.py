@@ -7,7 +7,8 @@ time a process uses it, and a missing or altered file raises :class:`DataIntegri
 saying how to restore it. Chapter 3 looks at, and listens to, every dataset.
 
 Datasets: :func:`load_xmr_digits`, :func:`load_captioned_photos`, :func:`load_animal_sounds`,
-:func:`load_lee_corpus`, :func:`load_wordsim353`.
+:func:`load_lee_corpus`, :func:`load_wordsim353`, :func:`load_xmr_digits_video`
+(MP4, chapter 7; decoded with :func:`decode_mp4`).
 Pretrained: :func:`load_glove_vectors`, :func:`load_minilm`, :func:`load_efficientnet_lite0`,
 :func:`imagenet_class_names`.
 Registry: :func:`verify`, :func:`asset_path`, :func:`data_dir`, :func:`download`,
@@ -52,6 +53,7 @@ from xmr_lite.data._registry import (
     sha256_file,
     verify,
 )
+from xmr_lite.data._video import VIDEO_SPLITS, DecodedVideo, XMRDigitsVideo, decode_mp4, load_xmr_digits_video
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -62,18 +64,22 @@ __all__ = [
     "REGISTRY",
     "SAMPLE_RATE",
     "SPLITS",
+    "VIDEO_SPLITS",
     "AnimalSounds",
     "Asset",
     "CaptionedPhotos",
     "DataFile",
     "DataIntegrityError",
+    "DecodedVideo",
     "DownloadError",
     "FileCheck",
     "WordSim353",
     "XMRDigits",
+    "XMRDigitsVideo",
     "asset_path",
     "clear_verification_cache",
     "data_dir",
+    "decode_mp4",
     "download",
     "get_asset",
     "imagenet_class_names",
@@ -85,6 +91,7 @@ __all__ = [
     "load_minilm",
     "load_wordsim353",
     "load_xmr_digits",
+    "load_xmr_digits_video",
     "sha256_file",
     "verify",
 ]

@@ -140,6 +140,27 @@ _register(
 )
 _register(
     Asset(
+        name="xmr_digits_video",
+        title="XMR-Digits video: 630 clips of two moving MNIST digits in a row with their names spoken, as MP4",
+        files=(
+            _repo_file("train.mp4", "6a5ec58bd2d0d5450f1cd2783dd33811d69937c4c03acb2e8085684f56115491", 1517960),
+            _repo_file("val.mp4", "d932ed23fe5a76965dbd50293efee7203a6e47d27e4444873c3b01d50d4fd3a7", 410909),
+            _repo_file("test.mp4", "632916f9c5eb25c441332d92a8b53e57303124731529eaa6fc8e54112f51dab8", 766099),
+            _repo_file("clips.tsv", "8bc7e176a6708c5e2aaf3bed93efe53e644cf5410d9287b8a0190581942ecb5a", 29903),
+            _repo_file("texts.tsv", "bb7bef532f431c99e2195b70cc3fd680139cddded2e6b92e27b238581792dabf", 29699),
+        ),
+        source=(
+            "built from XMR-Digits (MNIST images and espeak-ng speech) by data/xmr_digits_video/build.py; "
+            "Moving MNIST construction; encoded with PyPI av 18.1.0 (H.264 by x264, AAC by FFmpeg)"
+        ),
+        licence="CC-BY-SA-3.0 (MNIST); synthesised speech and texts: CC0-1.0",
+        citation="lecun1998mnist, srivastava2015unsupervised, espeakng",
+        subdir="xmr_digits_video",
+        rebuild=_DATA_REBUILD.format(subdir="xmr_digits_video"),
+    )
+)
+_register(
+    Asset(
         name="photos",
         title="22 photos from scikit-image and scikit-learn, each with 2-3 hand-written captions",
         files=(
