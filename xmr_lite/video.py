@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,17 @@ def _check_audio(audio: object, sample_rate: object, n_samples: int) -> np.ndarr
     return audio
 
 
+def _to_video_frame(av, frame: np.ndarray):
+    """One uint8 frame as a PyAV frame in yuv420p; greyscale goes straight into the luma plane."""
+    if frame.ndim == 3:
+        return av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24").reformat(format="yuv420p")
+    height, width = frame.shape
+    planes = np.full((height * 3 // 2, width), 128, dtype=np.uint8)  # neutral chroma
+    # H.264 video is "limited range" by default: black is luma 16 and white 235
+    planes[:height] = np.round(16 + frame.astype(np.float32) * (219 / 255)).astype(np.uint8)
+    return av.VideoFrame.from_ndarray(planes, format="yuv420p")
+
+
 def write_video(
     path: PathLike,
     frames: object,
@@ -137,8 +149,10 @@ def write_video(
 ) -> Path:
     """Write frames (and a mono soundtrack) as an MP4 file: H.264 video, AAC audio.
 
-    The encoder runs on one thread with fixed settings, so the same input and the same PyAV
-    (FFmpeg, x264) version give the same bytes. Every 16th frame is a key frame.
+    The encoder runs on one thread with fixed settings and every 16th frame is a key frame.
+    Greyscale frames go straight into the luma plane (limited range, 16-235); colour frames
+    are converted by FFmpeg. Two runs do not always give the same bytes: x264's motion search
+    can settle on slightly different pixels, a few grey levels apart.
 
     Parameters
     ----------
@@ -194,9 +208,10 @@ def write_video(
         if audio is not None:
             astream = container.add_stream("aac", rate=sample_rate)
             astream.layout, astream.bit_rate = "mono", check_int(audio_bitrate, "audio_bitrate")
-        for frame in frames:
-            picture = frame if frame.ndim == 3 else np.repeat(frame[:, :, None], 3, axis=2)
-            for packet in vstream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")):
+        for index, frame in enumerate(frames):
+            picture = _to_video_frame(av, frame)
+            picture.pts, picture.time_base = index, Fraction(1, fps)  # explicit time stamps: deterministic rate control
+            for packet in vstream.encode(picture):
                 container.mux(packet)
         for packet in vstream.encode():
             container.mux(packet)

@@ -6,7 +6,8 @@ Run from the repository root (a few seconds; needs PyAV, ``pip install av``)::
 
 then copy the printed digests into the registry in ``xmr_lite/data/_registry.py``. H.264 and
 AAC encoders differ between FFmpeg builds, so the bytes repeat only with the ``av`` version
-recorded in ``build_info.json``.
+recorded in ``build_info.json``, and even then x264 may settle on a few different pixel
+values from run to run: the committed files, with their digests in the registry, are the data.
 
 How a clip is made
 ------------------

@@ -143,9 +143,9 @@ _register(
         name="xmr_digits_video",
         title="XMR-Digits video: 630 clips of two moving MNIST digits in a row with their names spoken, as MP4",
         files=(
-            _repo_file("train.mp4", "6a5ec58bd2d0d5450f1cd2783dd33811d69937c4c03acb2e8085684f56115491", 1517960),
-            _repo_file("val.mp4", "d932ed23fe5a76965dbd50293efee7203a6e47d27e4444873c3b01d50d4fd3a7", 410909),
-            _repo_file("test.mp4", "632916f9c5eb25c441332d92a8b53e57303124731529eaa6fc8e54112f51dab8", 766099),
+            _repo_file("train.mp4", "bf6908364bd26008ddb133a2bef753774571905ea4121c9951bbdf8e0944b5af", 1517950),
+            _repo_file("val.mp4", "c479b153ae6adad26e035c03661c89be1d83d0e17166fd0b22df8055a22e0201", 410889),
+            _repo_file("test.mp4", "ee431aac6b121cc95a8d17aa24759d0373d86cb691caa3fc5d0cf9d873f87dd7", 766095),
             _repo_file("clips.tsv", "8bc7e176a6708c5e2aaf3bed93efe53e644cf5410d9287b8a0190581942ecb5a", 29903),
             _repo_file("texts.tsv", "bb7bef532f431c99e2195b70cc3fd680139cddded2e6b92e27b238581792dabf", 29699),
         ),
