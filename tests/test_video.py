@@ -91,6 +91,7 @@ def test_bad_frames_raise(tmp_path, frames, match):
     ("kwargs", "match"),
     [
         ({"sample_rate": 16_001}, "sample_rate"),
+        ({"fps": 7}, "whole number"),
         ({"audio": tone()[:-10]}, "as long as the video"),
         ({"audio": tone() * 3}, r"\[-1, 1\]"),
         ({"audio": np.stack([tone(), tone()])}, "1-D"),

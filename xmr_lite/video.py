@@ -191,11 +191,9 @@ def write_video(
     if crf > 51:
         raise ValueError(f"crf must be in [0, 51], got {crf}")
     if audio is not None:
-        if not is_int(sample_rate) or (len(frames) * sample_rate) % fps:
-            n_samples = -1
-        else:
-            n_samples = len(frames) * sample_rate // fps
-        audio = _check_audio(audio, sample_rate, n_samples)
+        if is_int(sample_rate) and (len(frames) * sample_rate) % fps:
+            raise ValueError(f"sample_rate: {len(frames)} frames at {fps} fps do not last a whole number of samples")
+        audio = _check_audio(audio, sample_rate, len(frames) * sample_rate // fps if is_int(sample_rate) else -1)
     av = _import_av()
     path = Path(path)
     with av.open(str(path), "w", format="mp4") as container:
