@@ -7,7 +7,8 @@ time a process uses it, and a missing or altered file raises :class:`DataIntegri
 saying how to restore it. Chapter 3 looks at, and listens to, every dataset.
 
 Datasets: :func:`load_xmr_digits`, :func:`load_captioned_photos`, :func:`load_animal_sounds`,
-:func:`load_lee_corpus`, :func:`load_wordsim353`, :func:`load_xmr_shop`.
+:func:`load_lee_corpus`, :func:`load_wordsim353`, :func:`load_xmr_shop`,
+:func:`load_xmr_digits_video` (MP4, chapter 7; decoded with :func:`decode_mp4`).
 Pretrained (the files and weights; readers use the encoders of the modality modules, see
 the API page): :func:`load_glove_vectors` (readers: :func:`xmr_lite.text.load_glove`),
 :func:`load_minilm` (:class:`xmr_lite.text.MiniLMEncoder`), :func:`load_efficientnet_lite0`
@@ -61,6 +62,7 @@ from xmr_lite.data._shop import (
     XMRShop,
     load_xmr_shop,
 )
+from xmr_lite.data._video import VIDEO_SPLITS, DecodedVideo, XMRDigitsVideo, decode_mp4, load_xmr_digits_video
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -74,19 +76,23 @@ __all__ = [
     "SHOP_LANGUAGES",
     "SHOP_MODALITIES",
     "SPLITS",
+    "VIDEO_SPLITS",
     "AnimalSounds",
     "Asset",
     "CaptionedPhotos",
     "DataFile",
     "DataIntegrityError",
+    "DecodedVideo",
     "DownloadError",
     "FileCheck",
     "WordSim353",
     "XMRDigits",
     "XMRShop",
+    "XMRDigitsVideo",
     "asset_path",
     "clear_verification_cache",
     "data_dir",
+    "decode_mp4",
     "download",
     "get_asset",
     "imagenet_class_names",
@@ -99,6 +105,7 @@ __all__ = [
     "load_wordsim353",
     "load_xmr_digits",
     "load_xmr_shop",
+    "load_xmr_digits_video",
     "sha256_file",
     "verify",
 ]

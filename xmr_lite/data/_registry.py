@@ -135,6 +135,27 @@ _register(
 )
 _register(
     Asset(
+        name="xmr_digits_video",
+        title="XMR-Digits video: 630 clips of two moving MNIST digits in a row with their names spoken, as MP4",
+        files=(
+            _repo_file("train.mp4", "bf6908364bd26008ddb133a2bef753774571905ea4121c9951bbdf8e0944b5af", 1517950),
+            _repo_file("val.mp4", "c479b153ae6adad26e035c03661c89be1d83d0e17166fd0b22df8055a22e0201", 410889),
+            _repo_file("test.mp4", "ee431aac6b121cc95a8d17aa24759d0373d86cb691caa3fc5d0cf9d873f87dd7", 766095),
+            _repo_file("clips.tsv", "8bc7e176a6708c5e2aaf3bed93efe53e644cf5410d9287b8a0190581942ecb5a", 29903),
+            _repo_file("texts.tsv", "bb7bef532f431c99e2195b70cc3fd680139cddded2e6b92e27b238581792dabf", 29699),
+        ),
+        source=(
+            "built from XMR-Digits (MNIST images and espeak-ng speech) by data/xmr_digits_video/build.py; "
+            "Moving MNIST construction; encoded with PyPI av 18.1.0 (H.264 by x264, AAC by FFmpeg)"
+        ),
+        licence="CC-BY-SA-3.0 (MNIST); synthesised speech and texts: CC0-1.0",
+        citation="lecun1998mnist, srivastava2015unsupervised, espeakng",
+        subdir="xmr_digits_video",
+        rebuild=_DATA_REBUILD.format(subdir="xmr_digits_video"),
+    )
+)
+_register(
+    Asset(
         name="photos",
         title="22 photos from scikit-image and scikit-learn, each with 2-3 hand-written captions",
         files=(
