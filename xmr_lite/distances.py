@@ -78,8 +78,10 @@ def _pair(x: ArrayLike, y: ArrayLike) -> tuple[torch.Tensor, torch.Tensor, bool]
 def _sq_dists(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """||x_i - y_j||^2 from the differences themselves.
 
-    The shortcut ||x||^2 + ||y||^2 - 2 x.y is faster but cancels badly for nearby points
-    (chapter 2 shows it); :class:`xmr_lite.search.ExactIndex` uses it where speed matters.
+    The shortcut ||x||^2 + ||y||^2 - 2 x.y is faster but cancels badly for nearby points far
+    from the origin (float32 keeps about seven digits of ||x||^2, and the difference is lost in
+    them). :class:`xmr_lite.search.ExactIndex` uses the shortcut for speed, on data centred on
+    the gallery mean, and re-ranks its short list with exact differences.
     """
     return torch.cdist(x, y, p=2.0, compute_mode="donot_use_mm_for_euclid_dist").square_()
 
