@@ -114,6 +114,18 @@ def test_an_installation_from_another_folder_is_replaced(tmp_path, remote):
     assert would_install(tmp_path / "report.json") == ["xmr-lite"]
 
 
+def test_inside_a_checkout_without_installation_the_library_becomes_importable(tmp_path):
+    """Binder and conda install the lock but not xmr_lite itself; python -S hides the installed one."""
+    program = bootstrap_source() + "\nprint('ORIGIN', importlib.util.find_spec('xmr_lite').origin)\n"
+    env = {**os.environ, "XMR_REPO_URL": str(tmp_path / "must-not-be-cloned")}
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", program], cwd=ROOT / "chapters", env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"ORIGIN {ROOT / 'xmr_lite' / '__init__.py'}" in result.stdout
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("kind", ["plain folder", "other repository"])
 def test_a_foreign_xmr_folder_stops_the_cell_untouched(tmp_path, remote, kind):
     work = tmp_path / "content"

@@ -6,7 +6,8 @@ into the chapters and ``tests/test_notebooks.py`` checks that each chapter carri
 
 What the cell does, so that "Restart, then Run all" works as well as a first run:
 
-* inside a checkout of the repository (local Jupyter in ``chapters/``): nothing;
+* inside a checkout of the repository (local Jupyter in ``chapters/``, Binder): nothing, except
+  putting the checkout on ``sys.path`` when ``xmr_lite`` is not installed;
 * elsewhere, with no ``xmr`` folder (a fresh Colab runtime): clone the repository at the
   book's branch into ``xmr``;
 * with an ``xmr`` folder that is a clone of the configured repository (its ``origin``), as
@@ -24,8 +25,9 @@ from tools.bookconfig import repository
 TAG = "remove-cell"
 
 TEMPLATE = """\
-# Set-up for Colab and other fresh kernels; inside the repository this cell does nothing.
+# Set-up for Colab and other fresh kernels; inside the repository it only makes xmr_lite importable.
 import importlib.metadata
+import importlib.util
 import json
 import os
 import pathlib
@@ -36,9 +38,13 @@ XMR_URL = os.environ.get("XMR_REPO_URL", "{url}")
 XMR_REF = os.environ.get("XMR_REF", "{branch}")
 
 
-def _inside_repository() -> bool:
+def _is_checkout(folder: pathlib.Path) -> bool:
+    return (folder / "xmr_lite" / "__init__.py").is_file() and (folder / "_toc.yml").is_file()
+
+
+def _repository_root() -> pathlib.Path | None:
     here = pathlib.Path.cwd().resolve()
-    return any((p / "xmr_lite" / "__init__.py").is_file() and (p / "_toc.yml").is_file() for p in (here, *here.parents))
+    return next((p for p in (here, *here.parents) if _is_checkout(p)), None)
 
 
 def _same_url(a: str, b: str) -> bool:
@@ -59,7 +65,11 @@ def _installed_from(clone: pathlib.Path) -> bool:
     return _same_url(json.loads(direct_url).get("url", ""), clone.resolve().as_uri())
 
 
-if not _inside_repository():
+root = _repository_root()
+if root is not None:
+    if importlib.util.find_spec("xmr_lite") is None:  # a checkout whose xmr_lite is not installed (Binder, conda)
+        sys.path.insert(0, str(root))
+else:
     clone = pathlib.Path("xmr")
     if clone.exists():
         _check_our_clone(clone)
