@@ -94,10 +94,13 @@ test-lowest: $(UV)
 
 # One lock for every platform: uv resolves requirements.in for Linux, macOS and Windows at
 # once (platform markers select torch's CUDA packages on Linux only), with hashes. Written to
-# a temporary file first, so an interrupted run leaves the old lock in place.
+# a temporary file first, so an interrupted run leaves the old lock in place. The versions
+# already pinned are kept unless requirements.in rules them out: `make lock UPGRADE=--upgrade`
+# moves everything to the newest versions.
 LOCK_PLATFORMS := x86_64-manylinux_2_28 aarch64-apple-darwin x86_64-pc-windows-msvc
 lock: $(UV)
-	$(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 \
+	cp requirements/lock.txt requirements/lock.txt.tmp
+	$(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 $(UPGRADE) \
 	    --custom-compile-command "make lock" --output-file requirements/lock.txt.tmp requirements/requirements.in
 	mv requirements/lock.txt.tmp requirements/lock.txt
 	$(MAKE) lock-check
