@@ -1,7 +1,14 @@
-"""Shared fixtures: the devices every tensor test runs on, a network block, and the repository root on sys.path."""
+"""Shared fixtures: the devices every tensor test runs on, a network block, and the repository root on sys.path.
+
+This file imports only the library and pytest, so that the unit tests run with
+``pip install -e .[test]`` alone. The tests of the book tooling (chapters, notebooks, the
+Colab set-up cell, the workshop guide) need the book's packages from ``requirements/lock.txt``;
+without them those files are not collected, and the run says so at the end.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import sys
 from collections.abc import Iterator
@@ -31,6 +38,34 @@ def available_devices() -> list[str]:
 def device(request: pytest.FixtureRequest) -> torch.device:
     """Each test that asks for ``device`` runs once per available device."""
     return torch.device(request.param)
+
+
+BOOK_TESTS = ("test_bootstrap.py", "test_chapters.py", "test_notebooks.py", "test_workshop.py")
+BOOK_TOOLING = ("yaml", "nbformat", "nbclient", "jupytext", "jupyter_cache", "myst_nb", "myst_parser")
+NOT_COLLECTED: list[str] = []
+
+
+def missing_book_tooling() -> list[str]:
+    """The modules of the book tooling that this environment lacks."""
+    return [name for name in BOOK_TOOLING if importlib.util.find_spec(name) is None]
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave out the book-tooling tests where the book's packages are not installed."""
+    if collection_path.name in BOOK_TESTS and missing_book_tooling():
+        NOT_COLLECTED.append(collection_path.name)
+        return True
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which test files were left out, and why."""
+    if NOT_COLLECTED:
+        terminalreporter.section("book tooling not installed")
+        terminalreporter.write_line(
+            f"not collected: {', '.join(sorted(NOT_COLLECTED))} (missing {', '.join(missing_book_tooling())}; "
+            "install requirements/lock.txt to run them)"
+        )
 
 
 class NetworkUsedError(AssertionError):
