@@ -79,6 +79,7 @@ student: $(STAMP)
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/search.py
+	$(PY) benchmarks/ann.py
 	$(PY) benchmarks/audio_features.py
 
 lock:
