@@ -295,3 +295,15 @@ def test_a_device_without_float64_ranks_on_the_cpu(monkeypatch):
     assert ap.dtype == torch.float32 and ap.device == scores.device
     torch.testing.assert_close(ap, expected_ap.float())
     assert m.evaluate(scores, relevance) == pytest.approx(expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="compares the CPU with a CUDA GPU (make gpu-check)")
+def test_metrics_agree_between_cpu_and_gpu():
+    rng = np.random.default_rng(107)
+    scores = torch.from_numpy(rng.normal(size=(30, 50))).float()
+    relevance = torch.from_numpy(rng.random(size=(30, 50)) < 0.2)
+    relevance[:, 0] = True
+    assert m.evaluate(scores, relevance) == pytest.approx(m.evaluate(scores.cuda(), relevance.cuda()))
+    labels = torch.from_numpy(rng.integers(0, 5, size=30))
+    cpu = m.leave_one_out_retrieval(scores, labels)
+    assert cpu == pytest.approx(m.leave_one_out_retrieval(scores.cuda(), labels.cuda()), rel=1e-5)

@@ -469,3 +469,19 @@ def test_fit_reproduces_a_hand_written_one_cycle_loop_exactly():
     assert history.step_loss == pytest.approx(hand_losses, rel=1e-6)
     for ours, theirs in zip(net.parameters(), hand_weights, strict=True):
         torch.testing.assert_close(ours.detach(), theirs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="compares the CPU with a CUDA GPU (make gpu-check)")
+def test_fit_and_retrieval_scores_agree_between_cpu_and_gpu():
+    results = {}
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        x, y = regression_data(64, seed=2)
+        model = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 1))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=5 * 4)
+        history = train.fit(model, mse, opt, batches(x, y), epochs=5, device=device, progress=False, scheduler=schedule)
+        scores = train.retrieval_scores(model[0], x, model[0], x, metric="euclidean")
+        results[device] = (history.step_loss, scores.cpu())
+    assert results["cpu"][0] == pytest.approx(results["cuda"][0], rel=1e-4, abs=1e-5)
+    torch.testing.assert_close(results["cpu"][1], results["cuda"][1], rtol=1e-4, atol=1e-4)
