@@ -51,7 +51,10 @@ from xmr_lite._checks import (
 from xmr_lite._runtime import get_device
 
 NORMALISATIONS = ("none", "minmax", "zscore", "softmax")
+"""Score normalisations of :func:`normalise_scores`, :func:`comb_sum` and :func:`comb_mnz`."""
+
 LOSSES = ("pointwise", "ranknet", "listnet", "lambdarank")
+"""The losses a :class:`Reranker` can train with."""
 
 
 # --------------------------------------------------------------------------------------------
