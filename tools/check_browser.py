@@ -70,9 +70,10 @@ Promise.race([mathReady.then(() => "ok", () => "error"), timeout]).then(mathStat
     .filter(el => {
       const box = el.getBoundingClientRect();
       if (box.width === 0 || box.right <= width + 1) return false;
+      if (getComputedStyle(el).position === "fixed") return false;  // a drawer does not widen the page
       for (let p = el.parentElement; p; p = p.parentElement) {
         const style = getComputedStyle(p);
-        if (["auto", "scroll", "hidden"].includes(style.overflowX)) return false;
+        if (["auto", "scroll", "hidden"].includes(style.overflowX) || style.position === "fixed") return false;
       }
       return true;
     })
