@@ -207,7 +207,14 @@ def test_pq_codes_and_distances_match_faiss_with_the_same_codebooks(m, device):
     assert tuple(pq.codebooks.shape) == (m, 256, 16 // m)
     codes = pq.encode(x)
     reference = faiss_pq_with(pq.codebooks.cpu().numpy(), 16, m, 8)
-    np.testing.assert_array_equal(codes, reference.pq.compute_codes(x))
+    theirs = reference.pq.compute_codes(x)
+    rows, cols = np.nonzero(codes != theirs)  # only where two codewords tie to float precision
+    books = pq.codebooks.cpu().numpy()
+    parts = x.reshape(len(x), m, -1)[rows, cols]
+    gap = ((parts - books[cols, codes[rows, cols]]) ** 2).sum(1) - ((parts - books[cols, theirs[rows, cols]]) ** 2).sum(
+        1
+    )
+    assert len(rows) <= 2 and np.abs(gap).max(initial=0) < 1e-5
     np.testing.assert_allclose(pq.decode(codes), reference.pq.decode(codes), atol=1e-5)
     reference.add(x)
     ref_d, ref_ids = reference.search(q, 10)

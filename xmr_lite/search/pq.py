@@ -81,14 +81,18 @@ class ProductQuantizer(DimAlias):
         """(N, D) -> (m, N, D/m): the sub-vectors of every row, one sub-space per slice."""
         return x.to(self.device, torch.float32).reshape(len(x), self.m, self.dsub).transpose(0, 1)
 
-    def train(self, x: ArrayLike, n_iter: int = 25, random_state: int = 0) -> None:
-        """Learn one codebook per sub-space by k-means (``2**nbits`` centroids each) on (N, D) ``x``."""
+    def train(self, x: ArrayLike, n_iter: int = 25, random_state: int = 0, init: str = "random") -> None:
+        """Learn one codebook per sub-space by k-means (``2**nbits`` centroids each) on (N, D) ``x``.
+
+        ``init`` is passed to :func:`~xmr_lite.search.kmeans`. Random rows, as faiss starts its
+        codebooks, are much cheaper than k-means++ for 256 centroids in each of ``m`` sub-spaces.
+        """
         t, _ = check_vectors(x, "x", self.dimension)
         if len(t) < self.ksub:
             raise ValueError(f"x has {len(t)} rows but training needs at least 2**nbits={self.ksub}")
         parts = self._split(t)
         books = [
-            kmeans(parts[j], self.ksub, n_iter=n_iter, random_state=random_state + j, device=self.device).centroids
+            kmeans(parts[j], self.ksub, n_iter, init, random_state + j, device=self.device).centroids
             for j in range(self.m)
         ]
         self.codebooks = torch.stack(books)  # type: ignore[arg-type]
@@ -230,10 +234,10 @@ class PQIndex(DimAlias):
             self._one_hot = [(s, self.pq.one_hot(codes[s : s + self.chunk_size])) for s in starts]
         return self._one_hot
 
-    def train(self, x: ArrayLike, n_iter: int = 25, random_state: int = 0) -> None:
-        """Train the codebooks on (N, D) vectors (N >= 2**nbits)."""
+    def train(self, x: ArrayLike, n_iter: int = 25, random_state: int = 0, init: str = "random") -> None:
+        """Train the codebooks on (N, D) vectors (N >= 2**nbits); see :meth:`ProductQuantizer.train`."""
         t, _ = check_vectors(x, "x", self.dimension)
-        self.pq.train(self._prepare(t), n_iter=n_iter, random_state=random_state)
+        self.pq.train(self._prepare(t), n_iter=n_iter, random_state=random_state, init=init)
 
     def add(self, x: ArrayLike) -> None:
         """Encode and append (N, D) vectors; the index must be trained first."""
