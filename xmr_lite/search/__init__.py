@@ -2,7 +2,8 @@
 
 Chapters 1 and 2 use :class:`ExactIndex`; chapter 10 (:ref:`chap-search-at-scale`) builds
 k-means, an IVF index and product quantisation from scratch, compares each with faiss, and
-runs the same retrieval through Milvus.
+runs the same retrieval through Milvus. Chapter 14 (:ref:`chap-practice`) compresses
+embeddings to float16, int8 and binary codes (:mod:`xmr_lite.search.quantize`).
 
 Every index stores vectors with ``add`` and answers ``search(q, k)`` with ``(scores, ids)``,
 best first, and has ``len``, ``save`` and ``load``.
@@ -36,6 +37,7 @@ from xmr_lite.search.faiss_index import FAISS_KINDS, FaissIndex
 from xmr_lite.search.ivf import IVFIndex
 from xmr_lite.search.kmeans import KMeansResult, assign, kmeans, kmeans_plus_plus
 from xmr_lite.search.pq import PQIndex, ProductQuantizer
+from xmr_lite.search.quantize import ScalarQuantizer, binary_codes, bytes_per_vector, hamming_search, to_float16
 
 
 def __getattr__(name: str) -> Any:
@@ -57,7 +59,12 @@ __all__ = [
     "MilvusIndex",
     "PQIndex",
     "ProductQuantizer",
+    "ScalarQuantizer",
     "assign",
+    "binary_codes",
+    "bytes_per_vector",
+    "hamming_search",
     "kmeans",
     "kmeans_plus_plus",
+    "to_float16",
 ]
