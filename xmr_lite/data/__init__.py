@@ -7,7 +7,8 @@ time a process uses it, and a missing or altered file raises :class:`DataIntegri
 saying how to restore it. Chapter 3 looks at, and listens to, every dataset.
 
 Datasets: :func:`load_xmr_digits`, :func:`load_captioned_photos`, :func:`load_animal_sounds`,
-:func:`load_lee_corpus`, :func:`load_wordsim353`, :func:`load_xmr_shop`.
+:func:`load_lee_corpus`, :func:`load_wordsim353`, :func:`load_xmr_shop`,
+:func:`load_xmr_shop_interactions` (simulated clicks on XMR-Shop, chapter 13).
 Pretrained (the files and weights; readers use the encoders of the modality modules, see
 the API page): :func:`load_glove_vectors` (readers: :func:`xmr_lite.text.load_glove`),
 :func:`load_minilm` (:class:`xmr_lite.text.MiniLMEncoder`), :func:`load_efficientnet_lite0`
@@ -31,6 +32,11 @@ from xmr_lite.data._datasets import (
     load_xmr_digits,
 )
 from xmr_lite.data._download import DownloadError, download
+from xmr_lite.data._interactions import (
+    INTERACTIONS_TEST_START_DAY,
+    ShopInteractions,
+    load_xmr_shop_interactions,
+)
 from xmr_lite.data._pretrained import (
     EFFICIENTNET_LITE0_INPUT_SIZE,
     EFFICIENTNET_LITE0_MEAN,
@@ -68,6 +74,7 @@ __all__ = [
     "EFFICIENTNET_LITE0_INPUT_SIZE",
     "EFFICIENTNET_LITE0_MEAN",
     "EFFICIENTNET_LITE0_STD",
+    "INTERACTIONS_TEST_START_DAY",
     "REGISTRY",
     "SAMPLE_RATE",
     "SHOP_IMAGE_STYLES",
@@ -81,6 +88,7 @@ __all__ = [
     "DataIntegrityError",
     "DownloadError",
     "FileCheck",
+    "ShopInteractions",
     "WordSim353",
     "XMRDigits",
     "XMRShop",
@@ -99,6 +107,7 @@ __all__ = [
     "load_wordsim353",
     "load_xmr_digits",
     "load_xmr_shop",
+    "load_xmr_shop_interactions",
     "sha256_file",
     "verify",
 ]
