@@ -8,7 +8,8 @@ saying how to restore it. Chapter 3 looks at, and listens to, every dataset.
 
 Datasets: :func:`load_xmr_digits`, :func:`load_captioned_photos`, :func:`load_animal_sounds`,
 :func:`load_lee_corpus`, :func:`load_wordsim353`, :func:`load_xmr_shop`,
-:func:`load_xmr_digits_video` (MP4, chapter 7; decoded with :func:`decode_mp4`).
+:func:`load_xmr_digits_video` (MP4, chapter 7; decoded with :func:`decode_mp4`),
+:func:`load_xmr_shop_interactions` (simulated clicks on XMR-Shop, chapter 13).
 Pretrained (the files and weights; readers use the encoders of the modality modules, see
 the API page): :func:`load_glove_vectors` (readers: :func:`xmr_lite.text.load_glove`),
 :func:`load_minilm` (:class:`xmr_lite.text.MiniLMEncoder`), :func:`load_efficientnet_lite0`
@@ -32,6 +33,11 @@ from xmr_lite.data._datasets import (
     load_xmr_digits,
 )
 from xmr_lite.data._download import DownloadError, download
+from xmr_lite.data._interactions import (
+    INTERACTIONS_TEST_START_DAY,
+    ShopInteractions,
+    load_xmr_shop_interactions,
+)
 from xmr_lite.data._pretrained import (
     EFFICIENTNET_LITE0_INPUT_SIZE,
     EFFICIENTNET_LITE0_MEAN,
@@ -70,6 +76,7 @@ __all__ = [
     "EFFICIENTNET_LITE0_INPUT_SIZE",
     "EFFICIENTNET_LITE0_MEAN",
     "EFFICIENTNET_LITE0_STD",
+    "INTERACTIONS_TEST_START_DAY",
     "REGISTRY",
     "SAMPLE_RATE",
     "SHOP_IMAGE_STYLES",
@@ -85,6 +92,7 @@ __all__ = [
     "DecodedVideo",
     "DownloadError",
     "FileCheck",
+    "ShopInteractions",
     "WordSim353",
     "XMRDigits",
     "XMRDigitsVideo",
@@ -106,6 +114,7 @@ __all__ = [
     "load_xmr_digits",
     "load_xmr_digits_video",
     "load_xmr_shop",
+    "load_xmr_shop_interactions",
     "sha256_file",
     "verify",
 ]
