@@ -11,6 +11,7 @@ that the book build or ``tools.chapter_runner`` starts runs a startup file that 
   page (intermediate updates are not printed: the page would keep each as a line);
 * a transient bar (``leave=False``) is switched off, so it leaves no blank gap;
 * Hugging Face's download and loading bars are off (``HF_HUB_DISABLE_PROGRESS_BARS``);
+* numpy scalars print as plain numbers (``0.5``, not ``np.float64(0.5)``), which glue can format;
 * a warning prints as ``UserWarning: message``, without the kernel's temporary file name
   (``/tmp/ipykernel_1234/...py:5:``), a build path that would otherwise leak into the page.
 
@@ -75,6 +76,12 @@ def short_warning(message, category, filename, lineno, line=None):
 
 
 warnings.formatwarning = short_warning
+
+# numpy 2 writes a scalar as np.float64(0.5); the book's {glue:text} roles format the plain
+# number (0.5). Scalars print as plain numbers in the book's kernels, as in numpy 1.
+import numpy
+
+numpy.set_printoptions(legacy="1.25")
 '''
 
 #: Environment variables of every book kernel besides ``IPYTHONDIR``.

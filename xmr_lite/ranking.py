@@ -11,8 +11,8 @@ orders them.
   and :func:`lambdarank_loss` (torch, batched over queries, with a padding mask) and a small
   :class:`Reranker` that trains with :func:`xmr_lite.train.fit`.
 
-Conventions
------------
+Lists, masks and grades
+-----------------------
 * A batch of candidate lists is a (Q, L) matrix: row ``q`` holds the L candidates of query
   ``q``. Lists of different lengths are padded to one length with :func:`pad_lists`, and a
   boolean ``mask`` of the same shape is True for real candidates and False for padding.
