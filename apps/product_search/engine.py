@@ -9,7 +9,7 @@ keyword-only one and a three-modality one are the same code path.
 Encoders (small on purpose, so the service answers on a CPU in milliseconds):
 
 - text: TF-IDF of character n-grams (2 to 4, inside word boundaries) over each item's names and
-  keywords in all five languages, projected to ``TEXT_DIM`` dimensions with a truncated SVD;
+  keywords in all five languages, projected to ``TEXT_DIM`` dimensions with a truncated SVD (from the Gram matrix);
 - image: a colour histogram of the non-white pixels plus a 16 x 16 thumbnail;
 - speech: MFCC means and standard deviations, mapped by ridge regression (fitted on the
   training split's spoken queries) into the text space; its item block is the text block.
@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge
 
@@ -89,18 +88,41 @@ def check_clip(clip: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 @dataclass
+class Projection:
+    """The top principal directions (uncentred, as a truncated SVD) of a sparse (N, V) matrix.
+
+    Found from the small (N, N) Gram matrix, which for a catalogue of N items and a large
+    n-gram vocabulary V is much faster than a randomised SVD of the (N, V) matrix itself.
+    """
+
+    components: np.ndarray  # (TEXT_DIM, V) float32
+
+    @classmethod
+    def fit(cls, x, dim: int) -> Projection:
+        gram = torch.from_numpy((x @ x.T).toarray()).double()
+        values, vectors = torch.linalg.eigh(gram)
+        top = torch.argsort(values, descending=True)[:dim]
+        scale = values[top].clamp_min(1e-12).rsqrt()
+        components = (x.T @ (vectors[:, top] * scale).numpy()).T
+        return cls(np.ascontiguousarray(components, dtype=np.float32))
+
+    def transform(self, x) -> np.ndarray:
+        return np.asarray(x @ self.components.T, dtype=np.float32)
+
+
+@dataclass
 class Encoders:
     """The fitted query and item encoders (pickled next to the Milvus file)."""
 
     vectorizer: TfidfVectorizer
-    svd: TruncatedSVD
+    svd: Projection
     speech_map: Ridge
     speech_scale: tuple[np.ndarray, np.ndarray]
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     def text(self, texts: list[str]) -> np.ndarray:
         """(B,) strings -> (B, TEXT_DIM) float32."""
-        return self.svd.transform(self.vectorizer.transform(texts)).astype(np.float32)
+        return self.svd.transform(self.vectorizer.transform(texts))
 
     def speech(self, clips: list[np.ndarray]) -> np.ndarray:
         """(B,) 16 kHz clips -> (B, TEXT_DIM) float32 in the text space."""
@@ -147,7 +169,7 @@ def fit_encoders(shop, random_state: int = 0) -> Encoders:
     docs = [item_document(shop, i) for i in range(len(shop.titles))]
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
     tfidf = vectorizer.fit_transform(docs)
-    svd = TruncatedSVD(TEXT_DIM, random_state=random_state).fit(tfidf)
+    svd = Projection.fit(tfidf, TEXT_DIM)
     encoders = Encoders(vectorizer, svd, Ridge(alpha=1.0), (np.zeros(26), np.ones(26)))
     train = shop.select("speech", "train")
     feats = np.stack([speech_features(shop.query_clip(int(q))) for q in train])
