@@ -68,7 +68,7 @@ def image_features(images: np.ndarray) -> np.ndarray:
 
 def speech_features(clip: np.ndarray) -> np.ndarray:
     """(T,) float clip at 16 kHz -> (26,) float32: per-coefficient MFCC mean and standard deviation."""
-    coefficients = mfcc(torch.as_tensor(np.asarray(clip, dtype=np.float32)), SAMPLE_RATE, n_mfcc=13)
+    coefficients = mfcc(torch.tensor(np.asarray(clip, dtype=np.float32)), SAMPLE_RATE, n_mfcc=13)
     return torch.cat([coefficients.mean(-1), coefficients.std(-1)]).numpy()
 
 
