@@ -161,7 +161,7 @@ def test_mmr_lambda_one_is_relevance_order(seed, k):
     g = np.random.default_rng(seed)
     rel = g.normal(size=(3, 8))
     sim = g.normal(size=(8, 8))
-    picked = ranking.mmr(rel, sim, k=k, lambda_=1.0)
+    picked = ranking.mmr(rel, sim, k=k, relevance_weight=1.0)
     np.testing.assert_array_equal(picked, np.argsort(-rel, axis=1, kind="stable")[:, :k])
 
 
@@ -170,10 +170,10 @@ def test_mmr_hand_computed_and_per_query_similarity(device):
     rel = torch.tensor([[1.0, 0.95, 0.6]], device=device)
     sim = torch.tensor([[1.0, 0.99, 0.1], [0.99, 1.0, 0.1], [0.1, 0.1, 1.0]], device=device)
     # step 2 gains: item 1: 0.5*0.95 - 0.5*0.99 = -0.02; item 2: 0.5*0.6 - 0.5*0.1 = 0.25
-    picked = ranking.mmr(rel, sim, k=3, lambda_=0.5)
+    picked = ranking.mmr(rel, sim, k=3, relevance_weight=0.5)
     assert picked.device == rel.device
     assert picked.cpu().tolist() == [[0, 2, 1]]
-    per_query = ranking.mmr(rel, sim[None], k=3, lambda_=0.5)
+    per_query = ranking.mmr(rel, sim[None], k=3, relevance_weight=0.5)
     assert per_query.cpu().tolist() == [[0, 2, 1]]
 
 
@@ -181,7 +181,7 @@ def test_mmr_never_picks_padding_and_picks_distinct_items():
     rel = torch.tensor([[0.1, 0.9, 5.0, 0.5], [3.0, 0.2, 0.3, 0.4]])
     mask = torch.tensor([[True, True, False, True], [True, True, True, True]])
     sim = torch.eye(4)
-    picked = ranking.mmr(rel, sim, k=3, lambda_=0.7, mask=mask)
+    picked = ranking.mmr(rel, sim, k=3, relevance_weight=0.7, mask=mask)
     assert 2 not in picked[0].tolist()
     for row in picked.tolist():
         assert len(set(row)) == 3
@@ -375,8 +375,8 @@ def test_bad_arguments_are_named():
         ranking.masked_ndcg(s, r, k=s.shape[1] + 1)
     with pytest.raises(ValueError, match="k"):
         ranking.mmr(s, torch.eye(s.shape[1], dtype=s.dtype), k=0)
-    with pytest.raises(ValueError, match="lambda_"):
-        ranking.mmr(s, torch.eye(s.shape[1], dtype=s.dtype), k=2, lambda_=1.5)
+    with pytest.raises(ValueError, match="relevance_weight"):
+        ranking.mmr(s, torch.eye(s.shape[1], dtype=s.dtype), k=2, relevance_weight=1.5)
     with pytest.raises(ValueError, match="similarity"):
         ranking.mmr(s, torch.eye(3, dtype=s.dtype), k=2)
     with pytest.raises(ValueError, match="sigma"):

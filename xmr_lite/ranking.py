@@ -51,7 +51,10 @@ from xmr_lite._checks import (
 from xmr_lite._runtime import get_device
 
 NORMALISATIONS = ("none", "minmax", "zscore", "softmax")
+"""Score normalisations of :func:`normalise_scores`, :func:`comb_sum` and :func:`comb_mnz`."""
+
 LOSSES = ("pointwise", "ranknet", "listnet", "lambdarank")
+"""The losses a :class:`Reranker` can train with."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,13 +351,14 @@ def mmr(
     relevance: ArrayLike,
     similarity: ArrayLike,
     k: int,
-    lambda_: float = 0.5,
+    relevance_weight: float = 0.5,
     mask: ArrayLike | None = None,
 ) -> ArrayLike:
     """Maximal marginal relevance (Carbonell and Goldstein, 1998): a greedy, diverse top ``k``.
 
     Step by step it picks the candidate ``d`` that maximises
-    ``lambda_ * relevance[d] - (1 - lambda_) * max_{s in picked} similarity[d, s]``.
+    ``w * relevance[d] - (1 - w) * max_{s in picked} similarity[d, s]``
+    with ``w = relevance_weight`` (the λ of the paper).
 
     Parameters
     ----------
@@ -363,7 +367,7 @@ def mmr(
     similarity : (C, C) or (Q, C, C) float tensor or array
         Similarity between candidates: one matrix for all queries, or one per query.
     k : int, 1 <= k <= the fewest candidates of any query
-    lambda_ : float in [0, 1]
+    relevance_weight : float in [0, 1]
         1 is plain relevance order; 0 is pure novelty after the first pick.
     mask : (Q, C) bool tensor or array, optional
         True for real candidates; padding is never picked.
@@ -391,9 +395,9 @@ def mmr(
     check_finite(sim, "similarity")
     if sim.device != rel.device:
         raise ValueError(f"similarity is on {sim.device} but relevance is on {rel.device}")
-    lam = check_number(lambda_, "lambda_", 0.0)
+    lam = check_number(relevance_weight, "relevance_weight", 0.0)
     if lam > 1.0:
-        raise ValueError(f"lambda_ must be in [0, 1], got {lambda_}")
+        raise ValueError(f"relevance_weight must be in [0, 1], got {relevance_weight}")
     m = _check_mask(mask, rel.shape, rel.device)
     k = check_k(k, int(m.sum(1).min()))
     dtype = torch.promote_types(rel.dtype, sim.dtype)
