@@ -20,7 +20,7 @@ export TRANSFORMERS_OFFLINE := 1
 # Kernels inherit the environment; MPLBACKEND=Agg would make plt.show() draw nothing in the book.
 unexport MPLBACKEND
 
-.PHONY: help setup book test test-lowest lint unit chapters build-book notebooks student lock lock-check benchmarks clean gpu-check
+.PHONY: help setup book test test-lowest lint unit chapters build-book notebooks student lock lock-check benchmarks clean gpu-check demo
 
 help:
 	@echo "make book    build the HTML book, every chapter executed"
@@ -30,6 +30,7 @@ help:
 	@echo "make gpu-check  unit tests and training chapters on a CUDA GPU (fails without one)"
 	@echo "make test-lowest  unit tests against the lowest versions pyproject.toml allows"
 	@echo "make lock    re-resolve requirements/lock.txt for Linux, macOS and Windows;  make lock-check  check it"
+	@echo "make demo    the product search of chapter 12 as a web service on 127.0.0.1 (builds its index if missing)"
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -132,6 +133,12 @@ lock-check: $(UV)
 	        --python-platform $$platform --requirement requirements/lock.txt 2>&1) || { echo "$$out"; exit 1; }; \
 	    echo "$$out" | grep -E "^(Resolved|Would)"; \
 	done
+
+# Chapter 12's product search as a web service: builds _build/product_search/ if it is missing,
+# prints the address, serves until Ctrl+C. DEMO_PORT and XMR_MILVUS_URI (a Milvus server) are settings.
+DEMO_PORT ?= 8000
+demo: $(STAMP)
+	$(PY) -m apps.product_search --host 127.0.0.1 --port $(DEMO_PORT)
 
 clean:
 	rm -rf _build student .pytest_cache .ruff_cache .hypothesis $(LOWEST) .uv

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from xmr_lite._checks import check_finite, check_int, check_ndim, same_device
+from xmr_lite._checks import as_tensor, check_finite, check_int, check_ndim, check_number, same_device
 
 
 def _check_dims(dims: object) -> list[int]:
@@ -698,6 +698,88 @@ class HierarchicalFusion(_Fusion):
         return f"{super().extra_repr()}, groups={self.groups}, local_dim={self.local_dim}"
 
 
+def _unit_blocks(parts: object, name: str) -> list[torch.Tensor]:
+    if isinstance(parts, (str, bytes, torch.Tensor)) or not isinstance(parts, Sequence) or not parts:
+        raise ValueError(f"{name} must be a non-empty list of (B, D_m) tensors, one per modality")
+    blocks = []
+    for m, part in enumerate(parts):
+        t, from_numpy = as_tensor(part, f"{name}[{m}]")
+        t = t.to(torch.get_default_dtype()) if from_numpy or not t.is_floating_point() else t
+        check_ndim(t, f"{name}[{m}]", 2, "(B, D_m)")
+        check_finite(t, f"{name}[{m}]")
+        if t.shape[0] == 0 or t.shape[1] == 0:
+            raise ValueError(f"{name}[{m}] must not be empty, got shape {tuple(t.shape)}")
+        if blocks and t.shape[0] != blocks[0].shape[0]:
+            raise ValueError(f"{name}[{m}] has {t.shape[0]} rows, {name}[0] has {blocks[0].shape[0]}")
+        if blocks:
+            same_device(blocks[0], t, f"{name}[{m}]")
+        blocks.append(t / t.norm(dim=1, keepdim=True).clamp_min(1e-12))
+    return blocks
+
+
+def stack_item_blocks(parts: Sequence[torch.Tensor]) -> torch.Tensor:
+    """One row per item: its vector of every modality, each scaled to unit length, side by side.
+
+    With :func:`fuse_query_blocks` on the query side, the inner product of a query row and an
+    item row is a weighted mean of per-modality cosines, so one vector search (one index, one
+    code path) serves every combination of query modalities (chapter 12).
+
+    Parameters
+    ----------
+    parts : list of M (N, D_m) float tensors or arrays
+        The items' vectors in each modality's space.
+
+    Returns
+    -------
+    (N, sum D_m) float tensor
+        On the device of ``parts[0]``.
+    """
+    return torch.cat(_unit_blocks(parts, "parts"), dim=1)
+
+
+def fuse_query_blocks(
+    parts: Sequence[torch.Tensor], mask: torch.Tensor, weights: Sequence[float] | None = None
+) -> torch.Tensor:
+    """Query-level fusion with a mask: one vector whose inner product with an item is a weighted mean of cosines.
+
+    Block ``m`` of the output is ``w_m * mask[:, m] * unit(parts[m]) / sum_present(w)``; a
+    missing modality's block is zero whatever its input holds, so a single-modality query is
+    the same code path as a fused one (chapter 12). Against :func:`stack_item_blocks` rows,
+    ``query @ item`` equals ``sum_m w_m mask_m cos(q_m, x_m) / sum_m w_m mask_m``.
+
+    Parameters
+    ----------
+    parts : list of M (B, D_m) float tensors or arrays
+        The query's vector in each modality's space; rows of missing modalities may hold
+        anything finite (zeros, say).
+    mask : (B, M) bool tensor or array
+        True where the modality is present; every row needs at least one.
+    weights : sequence of M positive floats, optional
+        Weight of each modality; equal weights by default.
+
+    Returns
+    -------
+    (B, sum D_m) float tensor
+    """
+    blocks = _unit_blocks(parts, "parts")
+    n_modalities, batch = len(blocks), blocks[0].shape[0]
+    m = torch.as_tensor(mask, device=blocks[0].device)
+    if m.dtype != torch.bool:
+        raise ValueError(f"mask must be a bool tensor, got dtype {m.dtype}")
+    if tuple(m.shape) != (batch, n_modalities):
+        raise ValueError(f"mask must have shape ({batch}, {n_modalities}), got {tuple(m.shape)}")
+    if not bool(m.any(dim=1).all()):
+        raise ValueError("mask must mark at least one present modality in every row")
+    if weights is None:
+        weights = [1.0] * n_modalities
+    if len(weights) != n_modalities:
+        raise ValueError(f"weights must give one weight per modality ({n_modalities}), got {len(weights)}")
+    w = torch.tensor([check_number(v, f"weights[{i}]", 0.0, strict=True) for i, v in enumerate(weights)])
+    present = m.to(blocks[0].dtype) * w.to(blocks[0])
+    present = present / present.sum(dim=1, keepdim=True)
+    return torch.cat([b * present[:, i : i + 1] for i, b in enumerate(blocks)], dim=1)
+
+
 __all__ = [
     "AttentionFusion",
     "BilinearFusion",
@@ -709,4 +791,6 @@ __all__ = [
     "LowRankBilinearFusion",
     "SelfAttentionFusion",
     "WeightedSumFusion",
+    "fuse_query_blocks",
+    "stack_item_blocks",
 ]
