@@ -1,7 +1,7 @@
 """Execute every chapter once, time it against its budget, and hand it to the book build.
 
-The selected chapters run two at a time (``XMR_CHAPTER_JOBS``; see
-``tools.chapter_runner.default_jobs``) the first time a chapter test asks for them; each test
+The selected chapters run one at a time, or ``XMR_CHAPTER_JOBS`` at a time (see
+``tools.chapter_runner.default_jobs``), the first time a chapter test asks for them; each test
 then checks its own chapter's outcome and budget.
 """
 

@@ -3,14 +3,14 @@
 Taught in chapter 14 (:ref:`chap-practice`), which weighs each code against recall and bytes
 per vector, next to the product quantisation of chapter 10 (:class:`ProductQuantizer`).
 
-=============  ===============  =========================================
-code           bytes per vector  search
-=============  ===============  =========================================
-float32        ``4 * D``         exact inner product
-float16        ``2 * D``         exact inner product on the decoded vectors
-int8           ``D``             inner product on the decoded vectors
-binary         ``ceil(D / 8)``   Hamming distance (:func:`hamming_search`)
-=============  ===============  =========================================
+=============  =================  ==========================================
+code           bytes per vector   search
+=============  =================  ==========================================
+float32        ``4 * D``          exact inner product
+float16        ``2 * D``          exact inner product on the decoded vectors
+int8           ``D``              inner product on the decoded vectors
+binary         ``ceil(D / 8)``    Hamming distance (:func:`hamming_search`)
+=============  =================  ==========================================
 """
 
 from __future__ import annotations
