@@ -40,8 +40,27 @@ def device(request: pytest.FixtureRequest) -> torch.device:
     return torch.device(request.param)
 
 
-BOOK_TESTS = ("test_bootstrap.py", "test_chapters.py", "test_notebooks.py", "test_workshop.py")
-BOOK_TOOLING = ("yaml", "nbformat", "nbclient", "jupytext", "jupyter_cache", "myst_nb", "myst_parser")
+BOOK_TESTS = (
+    "test_book_extension.py",
+    "test_bootstrap.py",
+    "test_chapters.py",
+    "test_check_browser.py",
+    "test_check_claims.py",
+    "test_kernel_env.py",
+    "test_notebooks.py",
+    "test_workshop.py",
+)
+BOOK_TOOLING = (
+    "yaml",
+    "nbformat",
+    "nbclient",
+    "jupytext",
+    "jupyter_cache",
+    "myst_nb",
+    "myst_parser",
+    "pybtex",
+    "selenium",
+)
 NOT_COLLECTED: list[str] = []
 
 
