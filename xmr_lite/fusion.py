@@ -401,7 +401,56 @@ class LowRankBilinearFusion(_Fusion):
         return f"{super().extra_repr()}, rank={self.rank}, append_one={self.append_one}"
 
 
-class SelfAttentionFusion(_Fusion):
+class _TokenFusion(_Fusion):
+    """The transformer layer that self- and cross-attention fusion share, around their attention.
+
+    Each modality becomes one token ``t_i = P_i(x_i) + e_i`` (out_dim); a subclass's
+    :meth:`attend` adds what each token reads, ``t_i + a_i``; a pre-norm feed-forward block
+    with its residual follows; the output is the layer-normed mean of the present tokens.
+    """
+
+    def __init__(self, dims: Sequence[int], out_dim: int, n_heads: int, ff_mult: int) -> None:
+        super().__init__(dims, out_dim)
+        self.n_heads = check_int(n_heads, "n_heads", 1)
+        if self.out_dim % self.n_heads:
+            raise ValueError(f"out_dim={self.out_dim} must be divisible by n_heads={self.n_heads}")
+        ff_mult = check_int(ff_mult, "ff_mult", 1)
+        self.projections = nn.ModuleList(nn.Linear(d, self.out_dim) for d in self.dims)
+        self.modality_embedding = nn.Parameter(0.02 * torch.randn(self.n_modalities, self.out_dim))
+        self.norm_attention = nn.LayerNorm(self.out_dim)
+        self.build_attention()  # between the two norms, so parameters draw in the same order as before
+        self.norm_feedforward = nn.LayerNorm(self.out_dim)
+        self.feedforward = nn.Sequential(
+            nn.Linear(self.out_dim, ff_mult * self.out_dim), nn.GELU(), nn.Linear(ff_mult * self.out_dim, self.out_dim)
+        )
+        self.norm_out = nn.LayerNorm(self.out_dim)
+        self.last_attention: torch.Tensor | None = None
+
+    def build_attention(self) -> None:
+        """Create the attention layers (a subclass's own)."""
+        raise NotImplementedError
+
+    def attend(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, M, out_dim) normed tokens and (B, M) mask -> (B, M, out_dim) what each token reads."""
+        raise NotImplementedError
+
+    def forward(self, inputs: Sequence[torch.Tensor], mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Fuse a list of M (B, D_i) tensors, with an optional (B, M) bool mask, into (B, out_dim)."""
+        xs, mask = self.check_inputs(inputs, mask)
+        xs = self.zero_masked(xs, mask)
+        tokens = torch.stack([p(x) for p, x in zip(self.projections, xs, strict=True)], dim=1)
+        tokens = tokens + self.modality_embedding  # (B, M, out_dim)
+        tokens = tokens + self.attend(self.norm_attention(tokens), mask)
+        tokens = tokens + self.feedforward(self.norm_feedforward(tokens))
+        present = mask.unsqueeze(-1)
+        pooled = torch.where(present, tokens, torch.zeros_like(tokens)).sum(1) / present.sum(1).to(tokens.dtype)
+        return self.norm_out(pooled)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, n_heads={self.n_heads}"
+
+
+class SelfAttentionFusion(_TokenFusion):
     """A small transformer layer of self-attention over one token per modality.
 
     Taught in chapter 8. Each modality becomes one token, ``t_i = P_i(x_i) + e_i`` (out_dim),
@@ -433,42 +482,18 @@ class SelfAttentionFusion(_Fusion):
     """
 
     def __init__(self, dims: Sequence[int], out_dim: int, n_heads: int = 4, ff_mult: int = 2) -> None:
-        super().__init__(dims, out_dim)
-        self.n_heads = check_int(n_heads, "n_heads", 1)
-        if self.out_dim % self.n_heads:
-            raise ValueError(f"out_dim={self.out_dim} must be divisible by n_heads={self.n_heads}")
-        ff_mult = check_int(ff_mult, "ff_mult", 1)
-        self.projections = nn.ModuleList(nn.Linear(d, self.out_dim) for d in self.dims)
-        self.modality_embedding = nn.Parameter(0.02 * torch.randn(self.n_modalities, self.out_dim))
-        self.norm_attention = nn.LayerNorm(self.out_dim)
-        self.attention = nn.MultiheadAttention(self.out_dim, self.n_heads, batch_first=True)
-        self.norm_feedforward = nn.LayerNorm(self.out_dim)
-        self.feedforward = nn.Sequential(
-            nn.Linear(self.out_dim, ff_mult * self.out_dim), nn.GELU(), nn.Linear(ff_mult * self.out_dim, self.out_dim)
-        )
-        self.norm_out = nn.LayerNorm(self.out_dim)
-        self.last_attention: torch.Tensor | None = None
+        super().__init__(dims, out_dim, n_heads, ff_mult)
 
-    def forward(self, inputs: Sequence[torch.Tensor], mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Fuse a list of M (B, D_i) tensors, with an optional (B, M) bool mask, into (B, out_dim)."""
-        xs, mask = self.check_inputs(inputs, mask)
-        xs = self.zero_masked(xs, mask)
-        tokens = torch.stack([p(x) for p, x in zip(self.projections, xs, strict=True)], dim=1)
-        tokens = tokens + self.modality_embedding  # (B, M, out_dim)
-        h = self.norm_attention(tokens)
+    def build_attention(self) -> None:
+        self.attention = nn.MultiheadAttention(self.out_dim, self.n_heads, batch_first=True)
+
+    def attend(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         attended, weights = self.attention(h, h, h, key_padding_mask=~mask, need_weights=True)
         self.last_attention = weights.detach()
-        tokens = tokens + attended
-        tokens = tokens + self.feedforward(self.norm_feedforward(tokens))
-        present = mask.unsqueeze(-1)
-        pooled = torch.where(present, tokens, torch.zeros_like(tokens)).sum(1) / present.sum(1).to(tokens.dtype)
-        return self.norm_out(pooled)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, n_heads={self.n_heads}"
+        return attended
 
 
-class CrossAttentionFusion(_Fusion):
+class CrossAttentionFusion(_TokenFusion):
     """Directional cross-modal attention: each modality's query reads the *other* modalities.
 
     Taught in chapter 8, in the sense of the multimodal transformer (Tsai et al., 2019): the
@@ -509,24 +534,13 @@ class CrossAttentionFusion(_Fusion):
     """
 
     def __init__(self, dims: Sequence[int], out_dim: int, n_heads: int = 4, ff_mult: int = 2) -> None:
-        super().__init__(dims, out_dim)
-        self.n_heads = check_int(n_heads, "n_heads", 1)
-        if self.out_dim % self.n_heads:
-            raise ValueError(f"out_dim={self.out_dim} must be divisible by n_heads={self.n_heads}")
-        ff_mult = check_int(ff_mult, "ff_mult", 1)
-        self.projections = nn.ModuleList(nn.Linear(d, self.out_dim) for d in self.dims)
-        self.modality_embedding = nn.Parameter(0.02 * torch.randn(self.n_modalities, self.out_dim))
-        self.norm_attention = nn.LayerNorm(self.out_dim)
+        super().__init__(dims, out_dim, n_heads, ff_mult)
+
+    def build_attention(self) -> None:
         self.query = nn.Linear(self.out_dim, self.out_dim)
         self.key = nn.Linear(self.out_dim, self.out_dim)
         self.value = nn.Linear(self.out_dim, self.out_dim)
         self.output = nn.Linear(self.out_dim, self.out_dim)
-        self.norm_feedforward = nn.LayerNorm(self.out_dim)
-        self.feedforward = nn.Sequential(
-            nn.Linear(self.out_dim, ff_mult * self.out_dim), nn.GELU(), nn.Linear(ff_mult * self.out_dim, self.out_dim)
-        )
-        self.norm_out = nn.LayerNorm(self.out_dim)
-        self.last_attention: torch.Tensor | None = None
 
     def allowed_keys(self, mask: torch.Tensor) -> torch.Tensor:
         """(B, M) presence mask -> (B, M, M): True where query ``i`` may read key ``j``.
@@ -555,20 +569,8 @@ class CrossAttentionFusion(_Fusion):
         has_key = allowed.any(-1).squeeze(1).unsqueeze(-1)  # (B, M, 1)
         return torch.where(has_key, self.output(read), torch.zeros_like(read))
 
-    def forward(self, inputs: Sequence[torch.Tensor], mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Fuse a list of M (B, D_i) tensors, with an optional (B, M) bool mask, into (B, out_dim)."""
-        xs, mask = self.check_inputs(inputs, mask)
-        xs = self.zero_masked(xs, mask)
-        tokens = torch.stack([p(x) for p, x in zip(self.projections, xs, strict=True)], dim=1)
-        tokens = tokens + self.modality_embedding  # (B, M, out_dim)
-        tokens = tokens + self.cross_attend(self.norm_attention(tokens), mask)
-        tokens = tokens + self.feedforward(self.norm_feedforward(tokens))
-        present = mask.unsqueeze(-1)
-        pooled = torch.where(present, tokens, torch.zeros_like(tokens)).sum(1) / present.sum(1).to(tokens.dtype)
-        return self.norm_out(pooled)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, n_heads={self.n_heads}"
+    def attend(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.cross_attend(h, mask)
 
 
 class LateFusion(_Fusion):
