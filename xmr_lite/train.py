@@ -34,7 +34,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from xmr_lite import distances
-from xmr_lite._checks import as_tensor, check_choice, check_finite, check_int, check_number, module_dtype
+from xmr_lite._checks import ArrayLike, as_tensor, check_choice, check_finite, check_int, check_number, module_dtype
 from xmr_lite._runtime import get_device
 
 LossOutput = Union[torch.Tensor, tuple[torch.Tensor, Mapping[str, Union[float, torch.Tensor]]]]
@@ -603,12 +603,112 @@ def load(
     return state.get("extra", {})
 
 
+def ogm_coefficients(score_a: ArrayLike, score_b: ArrayLike, alpha: float = 0.5) -> tuple[float, float]:
+    """OGM-GE's gradient coefficients for two modalities (Peng et al., 2022; chapter 14).
+
+    On-the-fly gradient modulation slows down the modality that is ahead. Each training
+    example ``i`` gets a score per modality, ``s_i^a`` and ``s_i^b``: how much probability that
+    modality's share of the logits, alone, puts on the right answer. With the discrepancy
+    ratio ``ρ^a = Σ_i s_i^a / Σ_i s_i^b`` (and ``ρ^b = 1 / ρ^a``), the coefficient of
+    modality ``u`` is ``k^u = 1 - tanh(α ρ^u)`` when ``ρ^u > 1`` and ``1`` otherwise: the
+    dominant modality's encoder gradient is multiplied by ``k^u < 1``, the other's is left
+    alone. Apply the coefficients with :func:`modulate_gradients_`.
+
+    Parameters
+    ----------
+    score_a, score_b : (B,) float tensor or array
+        Per-example scores of the two modalities, non-negative (probabilities, usually).
+    alpha : float, > 0
+        The modulation strength ``α``.
+
+    Returns
+    -------
+    (k_a, k_b) : tuple of float
+        Each in ``[0, 1]`` (``tanh`` rounds to 1 for a large ``α ρ``); at most one is below 1.
+
+    Raises
+    ------
+    ValueError
+        If a score vector is not 1-D, is empty, holds NaN or negative values, the two differ
+        in length, either sums to zero, or ``alpha`` is not a positive number.
+    """
+    alpha = check_number(alpha, "alpha", minimum=0.0, strict=True)
+    sums = []
+    for name, score in (("score_a", score_a), ("score_b", score_b)):
+        t, _ = as_tensor(score, name)
+        if t.ndim != 1 or t.numel() == 0:
+            raise ValueError(f"{name} must be a non-empty 1-D vector of per-example scores, got shape {tuple(t.shape)}")
+        t = t.detach().to(torch.float64)
+        check_finite(t, name)
+        if bool((t < 0).any()):
+            raise ValueError(f"{name} must be non-negative")
+        sums.append((float(t.sum()), t.numel()))
+    (sum_a, n_a), (sum_b, n_b) = sums
+    if n_a != n_b:
+        raise ValueError(f"score_a and score_b must have the same length, got {n_a} and {n_b}")
+    if sum_a == 0 or sum_b == 0:
+        raise ValueError("score_a and score_b must each have a positive sum")
+    ratio_a = sum_a / sum_b
+    ratio_b = sum_b / sum_a
+    k_a = 1.0 - math.tanh(alpha * ratio_a) if ratio_a > 1 else 1.0
+    k_b = 1.0 - math.tanh(alpha * ratio_b) if ratio_b > 1 else 1.0
+    return k_a, k_b
+
+
+def modulate_gradients_(
+    parameters: Iterable[torch.Tensor],
+    coefficient: float,
+    noise: bool = True,
+    generator: torch.Generator | None = None,
+) -> None:
+    """Scale gradients in place by OGM's coefficient and add GE's Gaussian noise (chapter 14).
+
+    For every parameter with a gradient, ``g ← k g + h`` with ``h ~ N(0, σ_g²)``, where
+    ``σ_g`` is the standard deviation of the entries of that parameter's unscaled gradient
+    ("generalisation enhancement": the noise keeps the slowed-down modality exploring, as in
+    the authors' code). Parameters with one entry, whose spread is undefined, are only
+    scaled. Call it between ``loss.backward()`` and ``optimizer.step()``, for example from
+    ``optimizer.register_step_pre_hook``.
+
+    Parameters
+    ----------
+    parameters : iterable of tensors
+        One modality's encoder parameters, e.g. ``encoder.parameters()``.
+    coefficient : float, in [0, 1]
+        ``k`` from :func:`ogm_coefficients`.
+    noise : bool
+        Add the noise (OGM-GE); ``False`` gives plain OGM.
+    generator : torch.Generator, optional
+        Seeds the noise; it must be on the gradients' device.
+
+    Raises
+    ------
+    ValueError
+        If ``coefficient`` is not in ``[0, 1]``.
+    """
+    coefficient = check_number(coefficient, "coefficient", minimum=0.0)
+    if coefficient > 1:
+        raise ValueError(f"coefficient must be in [0, 1], got {coefficient}")
+    with torch.no_grad():
+        for p in parameters:
+            if p.grad is None:
+                continue
+            spread = float(p.grad.std()) if p.grad.numel() > 1 else 0.0
+            p.grad.mul_(coefficient)
+            if noise and spread > 0:
+                p.grad.add_(
+                    torch.randn(p.grad.shape, generator=generator, device=p.grad.device, dtype=p.grad.dtype) * spread
+                )
+
+
 __all__ = [
     "History",
     "count_parameters",
     "encode",
     "fit",
     "load",
+    "modulate_gradients_",
+    "ogm_coefficients",
     "retrieval_scores",
     "save",
     "to_device",
