@@ -78,7 +78,7 @@ else:
         git_clone = ["git", "clone", "--quiet", "--depth", "1", "--branch", XMR_REF, XMR_URL, str(clone)]
         subprocess.run(git_clone, check=True)
     if not _installed_from(clone):
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", f"{{clone}}[assets]"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", f"{{clone}}[chapters]"], check=True)
     sys.path.insert(0, str(clone.resolve()))
     os.chdir(clone / "chapters")"""
 
