@@ -352,6 +352,16 @@ def test_minilm_encoder_matches_sentence_transformers(minilm_cpu, device):
     torch.testing.assert_close(ours.norm(dim=1), torch.ones(4, device=ours.device))
 
 
+def test_minilm_encoder_returns_rows_in_the_order_given(minilm_cpu):
+    # encode batches by length internally; each row must still belong to its own sentence
+    sentences = ["a much longer sentence about a red bicycle in the rain", "dog", "a green apple", "sun"]
+    forward = minilm_cpu.encode(sentences)
+    backward = minilm_cpu.encode(sentences[::-1])
+    torch.testing.assert_close(backward, forward.flip(0), atol=1e-5, rtol=1e-4)
+    alone = torch.cat([minilm_cpu.encode([s]) for s in sentences])
+    torch.testing.assert_close(forward, alone, atol=1e-5, rtol=1e-4)
+
+
 def test_minilm_encoder_ranks_paraphrases_first_and_validates(minilm_cpu):
     v = minilm_cpu.encode(["a kitten sleeps", "a small cat is sleeping", "the stock market fell"])
     assert float(v[0] @ v[1]) > float(v[0] @ v[2]) + 0.2

@@ -26,8 +26,9 @@ class MiniLMEncoder:
     device : torch.device or str, optional
         Default: :func:`xmr_lite.get_device`.
     batch_size : int
-        Sentences per forward pass. Padding is per batch, so sorting by length first would
-        waste less work; for the book's short texts it does not matter.
+        Sentences per forward pass. Padding is per batch, so :meth:`encode` batches the
+        sentences in order of length (and returns them in the order given): a batch of short
+        names is not padded to the length of the one long sentence among them.
 
     Attributes
     ----------
@@ -80,12 +81,13 @@ class MiniLMEncoder:
         for i, s in enumerate(sentences):
             if not isinstance(s, str):
                 raise ValueError(f"sentences[{i}] must be a str, got {type(s).__name__}")
+        by_length = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
         batches = []
         starts = range(0, len(sentences), self.batch_size)
         with torch.inference_mode():
             for start in tqdm(starts, desc="MiniLM", disable=not progress):
                 batch = self.tokenizer(
-                    sentences[start : start + self.batch_size],
+                    [sentences[i] for i in by_length[start : start + self.batch_size]],
                     padding=True,
                     truncation=True,
                     max_length=self.max_length,
@@ -95,7 +97,9 @@ class MiniLMEncoder:
                 mask = batch["attention_mask"].unsqueeze(-1).to(tokens.dtype)  # (B, T, 1): 0 on padding
                 mean = (tokens * mask).sum(1) / mask.sum(1).clamp_min(1e-9)  # (B, 384)
                 batches.append(normalize(mean, dim=1))
-        return torch.cat(batches).float()
+        vectors = torch.empty(len(sentences), self.dimension, device=self.device)
+        vectors[torch.tensor(by_length, device=self.device)] = torch.cat(batches).float()
+        return vectors
 
 
 __all__ = ["MiniLMEncoder"]
