@@ -240,7 +240,7 @@ class IVFPQIndex(DimAlias):
         probes = self.coarse._coarse(qp, nprobe)  # (Q, nprobe)
         base = self._coarse_scores(qp, probes)
         tables = self.pq.lookup_tables(qp, "dot")  # (Q, m, ksub): q.r per codeword
-        flat_tables = tables.reshape(len(qp), -1)
+        columns = tables.reshape(len(qp), -1).T.contiguous()  # (m * ksub, Q): one column per query
         scale = 2.0 if is_distance(self.metric) else 1.0  # -|q - c - r|^2 = base + 2 q.r - bias
         best = torch.full((len(qp), nprobe, depth), float("-inf"), device=self.device)
         best_ids = torch.full((len(qp), nprobe, depth), -1, dtype=torch.int64, device=self.device)
@@ -257,11 +257,11 @@ class IVFPQIndex(DimAlias):
                 continue
             _, ids, bias, one_hot = self._cell(cell)
             rows, slots = visits // nprobe, visits % nprobe
-            lookups = torch.sparse.mm(one_hot, flat_tables[rows].T.contiguous()).T  # (visits, L)
-            scores = scale * lookups - bias.unsqueeze(0) + base[rows, slots].unsqueeze(1)
-            top = torch.topk(scores, min(depth, len(ids)), dim=1)
-            best[rows, slots, : top.values.shape[1]] = top.values
-            best_ids[rows, slots, : top.values.shape[1]] = ids[top.indices]
+            lookups = torch.sparse.mm(one_hot, columns.index_select(1, rows))  # (L, visits): m look-ups each
+            scores = scale * lookups - bias.unsqueeze(1) + base[rows, slots].unsqueeze(0)
+            top = torch.topk(scores, min(depth, len(ids)), dim=0)
+            best[rows, slots, : top.values.shape[0]] = top.values.T
+            best_ids[rows, slots, : top.values.shape[0]] = ids[top.indices].T
         keep = torch.topk(best.reshape(len(qp), -1), depth, dim=1)
         return keep.values, best_ids.reshape(len(qp), -1).gather(1, keep.indices)
 
