@@ -242,11 +242,10 @@ class IVFPQIndex(DimAlias):
         tables = self.pq.lookup_tables(qp, "dot")  # (Q, m, ksub): q.r per codeword
         columns = tables.reshape(len(qp), -1).T.contiguous()  # (m * ksub, Q): one column per query
         scale = 2.0 if is_distance(self.metric) else 1.0  # -|q - c - r|^2 = base + 2 q.r - bias
-        best = torch.full((len(qp), nprobe, depth), float("-inf"), device=self.device)
-        best_ids = torch.full((len(qp), nprobe, depth), -1, dtype=torch.int64, device=self.device)
-        flat = probes.reshape(-1)
+        flat = probes.reshape(-1)  # visit v is query v // nprobe in its (v % nprobe)-th cell
         order = torch.argsort(flat, stable=True)
         counts = torch.bincount(flat, minlength=self.nlist).tolist()
+        visited, values, found_ids = [], [], []
         start = 0
         for cell, count in enumerate(counts):
             if not count:
@@ -256,12 +255,21 @@ class IVFPQIndex(DimAlias):
             if not self._ids[cell]:
                 continue
             _, ids, bias, one_hot = self._cell(cell)
-            rows, slots = visits // nprobe, visits % nprobe
-            lookups = torch.sparse.mm(one_hot, columns.index_select(1, rows))  # (L, visits): m look-ups each
-            scores = scale * lookups - bias.unsqueeze(1) + base[rows, slots].unsqueeze(0)
+            lookups = torch.sparse.mm(one_hot, columns.index_select(1, visits // nprobe))  # (L, visits)
+            scores = scale * lookups - bias.unsqueeze(1) + base.reshape(-1)[visits].unsqueeze(0)
             top = torch.topk(scores, min(depth, len(ids)), dim=0)
-            best[rows, slots, : top.values.shape[0]] = top.values.T
-            best_ids[rows, slots, : top.values.shape[0]] = ids[top.indices].T
+            top_values, top_ids = top.values.T, ids[top.indices].T
+            if len(ids) < depth:  # a cell smaller than the short list: its missing places stay empty
+                top_values = torch.nn.functional.pad(top_values, (0, depth - len(ids)), value=float("-inf"))
+                top_ids = torch.nn.functional.pad(top_ids, (0, depth - len(ids)), value=-1)
+            visited.append(visits)
+            values.append(top_values)
+            found_ids.append(top_ids)
+        best = torch.full((len(qp) * nprobe, depth), float("-inf"), device=self.device)
+        best_ids = torch.full((len(qp) * nprobe, depth), -1, dtype=torch.int64, device=self.device)
+        if visited:  # one scatter of every cell's candidates into its visit's row
+            rows = torch.cat(visited)
+            best[rows], best_ids[rows] = torch.cat(values), torch.cat(found_ids)
         keep = torch.topk(best.reshape(len(qp), -1), depth, dim=1)
         return keep.values, best_ids.reshape(len(qp), -1).gather(1, keep.indices)
 
