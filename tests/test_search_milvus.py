@@ -88,6 +88,26 @@ def test_data_persists_across_processes(tmp_path, gallery):
     np.testing.assert_array_equal(ids, np.flatnonzero(labels == 1)[exact.search(x[:3], 4)[1]])
 
 
+@pytest.mark.parametrize("metric", ["cosine", "dot", "sqeuclidean", "euclidean"])
+def test_load_reads_back_every_metric_name(tmp_path, gallery, metric):
+    """Regression: a "euclidean" collection came back as "sqeuclidean" (Milvus calls both L2)."""
+    x, _ = gallery
+    uri = str(tmp_path / "r.db")
+    stored = MilvusIndex(uri, "r", dimension=8, metric=metric)
+    stored.add(x)
+    stored.save()
+    again = MilvusIndex.load(uri, "r")
+    assert again.metric == metric
+    np.testing.assert_allclose(again.search(x[:3], 4)[0], stored.search(x[:3], 4)[0], rtol=1e-6)
+
+
+def test_stored_metric_falls_back_to_milvus_names_and_refuses_a_contradiction():
+    assert MilvusIndex._stored_metric({"properties": {}}, "L2") == "sqeuclidean"  # a collection made elsewhere
+    assert MilvusIndex._stored_metric({"properties": {"xmr.metric": "euclidean"}}, "L2") == "euclidean"
+    with pytest.raises(ValueError, match="records metric 'euclidean' but its index uses IP"):
+        MilvusIndex._stored_metric({"properties": {"xmr.metric": "euclidean"}}, "IP")
+
+
 def test_the_same_client_code_talks_to_a_server_by_network_uri(tmp_path, gallery):
     """Milvus Lite is a gRPC server; given its http:// URI the adapter runs the cluster code path."""
     from milvus_lite.server_manager import server_manager_instance

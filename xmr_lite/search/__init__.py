@@ -1,9 +1,9 @@
 """Nearest-neighbour search: exact, from-scratch approximate indexes, faiss, and a vector database.
 
 Chapters 1 and 2 use :class:`ExactIndex`; chapter 10 (:ref:`chap-search-at-scale`) builds
-k-means, an IVF index and product quantisation from scratch, compares each with faiss, and
-runs the same retrieval through Milvus. Chapter 14 (:ref:`chap-practice`) compresses
-embeddings to float16, int8 and binary codes (:mod:`xmr_lite.search.quantize`).
+k-means, an IVF index, product quantisation and IVF-PQ with a re-rank from scratch, compares
+each with faiss, and runs the same retrieval through Milvus. Chapter 14 (:ref:`chap-practice`)
+compresses embeddings to float16, int8 and binary codes (:mod:`xmr_lite.search.quantize`).
 
 Every index stores vectors with ``add`` and answers ``search(q, k)`` with ``(scores, ids)``,
 best first, and has ``len``, ``save`` and ``load``.
@@ -35,6 +35,7 @@ from xmr_lite.search._common import INDEX_METRICS
 from xmr_lite.search.exact import ExactIndex
 from xmr_lite.search.faiss_index import FAISS_KINDS, FaissIndex
 from xmr_lite.search.ivf import IVFIndex
+from xmr_lite.search.ivfpq import IVFPQIndex
 from xmr_lite.search.kmeans import KMeansResult, assign, kmeans, kmeans_plus_plus
 from xmr_lite.search.pq import PQIndex, ProductQuantizer
 from xmr_lite.search.quantize import ScalarQuantizer, binary_codes, bytes_per_vector, hamming_search, to_float16
@@ -55,6 +56,7 @@ __all__ = [
     "ExactIndex",
     "FaissIndex",
     "IVFIndex",
+    "IVFPQIndex",
     "KMeansResult",
     "MilvusIndex",
     "PQIndex",

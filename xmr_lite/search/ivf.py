@@ -211,11 +211,10 @@ class IVFIndex(DimAlias):
         nprobe = self.nprobe if nprobe is None else self._check_nprobe(nprobe)
         qp = self._prepare(qt)
         probes = self._coarse(qp, nprobe)  # (Q, nprobe)
-        best = torch.full((len(qp), nprobe, k), float("-inf"), device=self.device)
-        best_ids = torch.full((len(qp), nprobe, k), -1, dtype=torch.int64, device=self.device)
-        flat = probes.reshape(-1)
+        flat = probes.reshape(-1)  # visit v is query v // nprobe in its (v % nprobe)-th cell
         order = torch.argsort(flat, stable=True)
         counts = torch.bincount(flat, minlength=self.nlist).tolist()
+        visited, values, found_ids = [], [], []
         start = 0
         for cell, count in enumerate(counts):
             if not count:
@@ -225,10 +224,19 @@ class IVFIndex(DimAlias):
             if not self._lists[cell]:
                 continue
             vectors, ids = self._cell(cell)
-            rows, slots = visits // nprobe, visits % nprobe
-            top = torch.topk(self._scan(qp[rows], cell, vectors), min(k, len(vectors)), dim=1)
-            best[rows, slots, : top.values.shape[1]] = top.values
-            best_ids[rows, slots, : top.values.shape[1]] = ids[top.indices]
+            top = torch.topk(self._scan(qp[visits // nprobe], cell, vectors), min(k, len(vectors)), dim=1)
+            top_values, top_ids = top.values, ids[top.indices]
+            if len(vectors) < k:  # a cell smaller than k: its missing places stay empty
+                top_values = torch.nn.functional.pad(top_values, (0, k - len(vectors)), value=float("-inf"))
+                top_ids = torch.nn.functional.pad(top_ids, (0, k - len(vectors)), value=-1)
+            visited.append(visits)
+            values.append(top_values)
+            found_ids.append(top_ids)
+        best = torch.full((len(qp) * nprobe, k), float("-inf"), device=self.device)
+        best_ids = torch.full((len(qp) * nprobe, k), -1, dtype=torch.int64, device=self.device)
+        if visited:  # one scatter of every cell's top k into its visit's row
+            rows = torch.cat(visited)
+            best[rows], best_ids[rows] = torch.cat(values), torch.cat(found_ids)
         keep = torch.topk(best.reshape(len(qp), -1), k, dim=1)
         scores, found = keep.values, best_ids.reshape(len(qp), -1).gather(1, keep.indices)
         scores = self._to_convention(scores, found)

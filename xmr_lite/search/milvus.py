@@ -28,6 +28,8 @@ from xmr_lite.search._common import (
 
 INDEX_TYPES = ("FLAT", "IVF_FLAT", "HNSW", "AUTOINDEX")
 FIELD_TYPES = ("int64", "float", "bool", "varchar")
+METRIC_PROPERTY = "xmr.metric"
+"""Collection property that records the metric name (Milvus's ``L2`` is both distances)."""
 
 
 def _pymilvus() -> Any:
@@ -118,7 +120,9 @@ class MilvusIndex(DimAlias):
             metric_type=self._METRICS[self.metric],
             params=self.index_params,
         )
-        self.client.create_collection(self.collection, schema=schema, index_params=params)
+        # Milvus's L2 serves both distances: the property tells load which one this collection returns.
+        properties = {METRIC_PROPERTY: self.metric}
+        self.client.create_collection(self.collection, schema=schema, index_params=params, properties=properties)
 
     def _stored_count(self) -> int:
         rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
@@ -216,6 +220,17 @@ class MilvusIndex(DimAlias):
         self.client.flush(self.collection)
 
     @classmethod
+    def _stored_metric(cls, info: Mapping[str, Any], milvus_metric: str) -> str:
+        """The metric name a collection was created with; Milvus's own name for other collections."""
+        recorded = (info.get("properties") or {}).get(METRIC_PROPERTY)
+        if recorded is not None:
+            metric = check_metric(recorded)
+            if cls._METRICS[metric] != milvus_metric:
+                raise ValueError(f"the collection records metric {metric!r} but its index uses {milvus_metric}")
+            return metric
+        return {"COSINE": "cosine", "IP": "dot", "L2": "sqeuclidean"}[milvus_metric]
+
+    @classmethod
     def load(cls, uri: str, collection: str = "xmr", **kwargs: Any) -> MilvusIndex:
         """Open an existing collection (``overwrite=False``), for example from another process.
 
@@ -229,7 +244,7 @@ class MilvusIndex(DimAlias):
         dimension = next(int(f["params"]["dim"]) for f in info["fields"] if f["name"] == "vector")
         names = {"INT64": "int64", "FLOAT": "float", "BOOL": "bool", "VARCHAR": "varchar"}
         fields = {f["name"]: names[f["type"].name] for f in info["fields"] if f["name"] not in ("id", "vector")}
-        metric = {"COSINE": "cosine", "IP": "dot", "L2": "sqeuclidean"}[index_info["metric_type"]]
+        metric = cls._stored_metric(info, index_info["metric_type"])
         return cls(
             uri,
             collection,
