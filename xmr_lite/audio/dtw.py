@@ -160,7 +160,7 @@ def dtw(
     0.0
     """
     check_choice(metric, "metric", DTW_METRICS)
-    single = torch.as_tensor(x).ndim == 2 and torch.as_tensor(y).ndim == 2
+    single = getattr(x, "ndim", None) == 2 and getattr(y, "ndim", None) == 2
     a, a_numpy = _as_sequences(x, "x")
     b, b_numpy = _as_sequences(y, "y")
     same_device(a, b, "y")
