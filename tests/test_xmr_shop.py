@@ -187,6 +187,53 @@ def test_spoken_queries_are_audio_at_16_khz(shop):
     assert shop.query_clip(q) is shop.speech[3]
 
 
+def test_every_item_has_a_reference_recording_in_every_language(shop):
+    n = len(shop.titles)
+    assert len(shop.reference_mfcc) == len(shop.reference_item) == 5 * n
+    assert np.array_equal(shop.reference_item, np.repeat(np.arange(n), 5))
+    assert list(shop.reference_language[:5]) == list(xd.SHOP_LANGUAGES)
+    for frames in shop.reference_mfcc:
+        assert frames.dtype == np.float32 and frames.shape[0] == 13 and 15 <= frames.shape[1] < 600
+        assert np.isfinite(frames).all()
+    with pytest.raises(ValueError):
+        shop.reference_mfcc[0][0, 0] = 0.0
+    apple = shop.titles.index("red apple")
+    assert shop.reference_text(5 * apple + 1) == "roter Apfel"
+
+
+def test_reference_voices_are_not_query_voices(shop):
+    query_voices = set(shop.query_voice[shop.query_modality == "speech"])
+    reference_voices = set(shop.reference_voice)
+    assert reference_voices == {"en-us/s155/p50", "de/s155/p50", "fr-fr/s155/p50", "es/s155/p50", "cmn/s155/p50"}
+    assert not reference_voices & query_voices
+    assert all("+" in voice for voice in query_voices)  # every query voice has a timbre variant; references none
+
+
+def test_reference_frames_are_the_mfcc_of_the_reference_voice(shop, monkeypatch):
+    """The stored frames are xmr_lite.audio.mfcc of espeak-ng's reference voice (float16-rounded)."""
+    import tempfile
+
+    import soundfile as sf
+
+    import xmr_lite.audio as xa
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng (apt) to synthesise a reference")
+    monkeypatch.syspath_prepend(str(DATA))
+    from _buildlib import peak_normalise, resample, to_int16, trim_silence
+
+    r = 5 * shop.titles.index("red apple") + 1  # German
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "r.wav"
+        command = ["espeak-ng", "-z", "-w", str(wav), "-v", "de", "-s", "155", "-p", "50", shop.reference_text(r)]
+        subprocess.run(command, check=True, capture_output=True)
+        x, rate = sf.read(wav, dtype="float64")
+    clip = to_int16(peak_normalise(trim_silence(resample(x, rate), 16_000))).astype(np.float32) / 32768
+    frames = xa.mfcc(clip, 16_000, n_mfcc=13, n_fft=512, hop_length=160, n_mels=40)
+    assert frames.shape == shop.reference_mfcc[r].shape
+    np.testing.assert_allclose(shop.reference_mfcc[r], frames, atol=0.5, rtol=2e-3)
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [
@@ -198,6 +245,7 @@ def test_spoken_queries_are_audio_at_16_khz(shop):
         (lambda d: d.images("painting"), "style must be one of"),
         (lambda d: d.select("video", "test"), "modality must be one of"),
         (lambda d: d.select("text", "dev"), "split must be one of"),
+        (lambda d: d.reference_text(len(d.reference_item)), "r must be an int"),
     ],
 )
 def test_bad_arguments_raise_value_error(shop, call, match):
@@ -266,10 +314,12 @@ def test_registry_entry_and_sha256sums(shop):
 
 def test_shop_data_stays_small():
     size = sum(f.size for f in xd.get_asset("xmr_shop").files)
-    assert size < 20_000_000
+    assert size < 25_000_000
 
 
-@pytest.mark.parametrize("filename", ["items.tsv", "images.npz", "queries.tsv", "speech.flac", "relevance.npz"])
+@pytest.mark.parametrize(
+    "filename", ["items.tsv", "images.npz", "queries.tsv", "speech.flac", "relevance.npz", "reference_speech.npz"]
+)
 def test_a_corrupted_file_raises_the_integrity_error(tmp_path, monkeypatch, filename):
     folder = copy_of_shop(tmp_path, monkeypatch)
     target = folder / filename

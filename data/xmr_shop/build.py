@@ -39,6 +39,13 @@ queries.tsv
 speech.flac
     The spoken queries (half the items of each split), concatenated (16 kHz, 16-bit mono),
     cut by ``start`` / ``length`` in ``queries.tsv``.
+reference_speech.npz
+    The catalogue's own recordings: every item's name in each of the five languages spoken
+    once by a "reference voice" that no query uses (the plain espeak-ng language voice, no
+    timbre variant), frozen as MFCC frames (13 coefficients, 10 ms hop, float16) for a
+    spoken-name recogniser: ``mfcc`` (13, total frames) concatenated, ``length``,
+    ``item``, ``language`` and ``voice`` per recording. ``--reference-only`` rebuilds just
+    this file from the ``items.tsv`` already there (needs espeak-ng and librosa, not npm).
 relevance.npz
     ``grades`` (Q, N) uint8: 2 for the query's own item, 1 for an item of the same subgroup
     or (text and speech) one whose name or keywords in the query's language contain the
@@ -118,6 +125,14 @@ VARIANTS = {
 SPOKEN_SHARE = 0.5  # of the items of each split get a spoken query (the audio is most of the bytes)
 SPEEDS = (140, 155, 170)
 PITCHES = (35, 50, 65)
+
+# The catalogue's reference voice per language: the plain language voice (espeak-ng's default
+# timbre, which no query's "+variant" configuration uses), at the middle speed and pitch.
+REFERENCE_VOICES = {"en": "en-us", "de": "de", "fr": "fr-fr", "es": "es", "zh": "cmn"}
+REFERENCE_SPEED, REFERENCE_PITCH = 155, 50
+# MFCC frames of the reference recordings: librosa.feature.mfcc with these arguments (and
+# xmr_lite.audio.mfcc, which gives the same numbers), stored as float16.
+REFERENCE_MFCC = {"n_mfcc": 13, "n_fft": 512, "hop_length": 160, "n_mels": 40}
 
 
 # ------------------------------------------------------------------------------------------
@@ -371,6 +386,53 @@ def synthesise(text: str, voice: str, speed: int, pitch: int, workdir: Path) -> 
     return peak_normalise(trim_silence(resample(x, rate), SAMPLE_RATE))
 
 
+def reference_speech(items: list[dict], workdir: Path) -> dict[str, np.ndarray]:
+    """Every item's name in every language, said by the reference voice, as MFCC frames.
+
+    Returns the arrays of ``reference_speech.npz``: ``mfcc`` (13, total frames) float16, the
+    recordings one after the other (item by item, languages in :data:`LANGUAGES` order), and
+    per recording its ``length`` in frames, ``item``, ``language`` and espeak-ng ``voice``.
+    """
+    import librosa
+
+    frames, rows = [], []
+    for index, it in enumerate(items):
+        for lang in LANGUAGES:
+            voice = REFERENCE_VOICES[lang]
+            clip = synthesise(it[f"name_{lang}"], voice, REFERENCE_SPEED, REFERENCE_PITCH, workdir)
+            wave = to_int16(clip).astype(np.float32) / 32768.0  # what a reader of speech.flac would hear
+            frames.append(librosa.feature.mfcc(y=wave, sr=SAMPLE_RATE, **REFERENCE_MFCC).astype(np.float16))
+            rows.append((index, lang, f"{voice}/s{REFERENCE_SPEED}/p{REFERENCE_PITCH}"))
+    return {
+        "mfcc": np.concatenate(frames, axis=1),
+        "length": np.array([f.shape[1] for f in frames], dtype=np.int64),
+        "item": np.array([r[0] for r in rows], dtype=np.int64),
+        "language": np.array([r[1] for r in rows]),
+        "voice": np.array([r[2] for r in rows]),
+    }
+
+
+def reference_info() -> dict:
+    """The reference recordings' settings, for ``build_info.json``."""
+    voices = {lang: f"{voice}/s{REFERENCE_SPEED}/p{REFERENCE_PITCH}" for lang, voice in REFERENCE_VOICES.items()}
+    return {"reference_voices": voices, "reference_mfcc": REFERENCE_MFCC}
+
+
+def read_items(path: Path) -> list[dict]:
+    """The rows of an ``items.tsv`` written by an earlier build."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def write_reference_speech(items: list[dict], out: Path) -> Path:
+    """Synthesise and write ``reference_speech.npz``; returns its path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        arrays = reference_speech(items, Path(tmp))
+    path = out / "reference_speech.npz"
+    write_npz(path, arrays)
+    return path
+
+
 def relevance(queries: list[dict], items: list[dict]) -> np.ndarray:
     """(Q, N) uint8 grades: 2 own item, 1 same subgroup or matching text, 0 otherwise."""
     subgroup = np.array([it["subgroup"] for it in items])
@@ -443,9 +505,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=HERE, help="output folder (default: next to this script)")
     parser.add_argument("--npm-dir", type=Path, default=None, help="folder with (or for) the npm tarballs")
+    parser.add_argument(
+        "--reference-only", action="store_true", help="rebuild only reference_speech.npz from the items.tsv in --out"
+    )
     args = parser.parse_args(argv)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
+    if args.reference_only:
+        written = [write_reference_speech(read_items(out / "items.tsv"), out)]
+        info_path = out / "build_info.json"
+        info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+        info.update(reference_info())
+        info["versions"] = {**info.get("versions", {}), **versions("librosa")}
+        write_json(info_path, info)
+        if out.resolve() == HERE:
+            update_sha256sums(written)
+        return
     rng = np.random.default_rng(SEED)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -487,6 +562,7 @@ def main(argv: list[str] | None = None) -> None:
     write_tsv(out / "queries.tsv", queries, QUERY_FIELDS)
     write_flac(out / "speech.flac", np.concatenate(clips))
     write_npz(out / "relevance.npz", {"grades": relevance(queries, items)})
+    written.append(write_reference_speech(items, out))
 
     import cairocffi
     import cairosvg
@@ -500,7 +576,8 @@ def main(argv: list[str] | None = None) -> None:
         "espeak-ng": espeak_version(),
         "cairo": cairocffi.cairo_version_string(),
         "cairosvg": cairosvg.__version__,
-        "versions": versions("numpy", "scipy", "soundfile", "pillow", "cairosvg", "cairocffi"),
+        **reference_info(),
+        "versions": versions("numpy", "scipy", "soundfile", "pillow", "cairosvg", "cairocffi", "librosa"),
         "n_items": len(items),
         "n_queries": len(queries),
     }

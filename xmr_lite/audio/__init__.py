@@ -27,26 +27,33 @@ batch of shape (B, n_mels, frames). ``encoder.embed(x)`` returns (B, dimension) 
 
 The package's modules: ``common`` (option names and input checks), ``files`` (reading, writing,
 resampling), ``spectral`` (STFT), ``mel``, ``features`` (spectrograms to deltas) and
-``encoders``; every public name is importable from ``xmr_lite.audio`` itself.
+``encoders``, and for recognising spoken names ``dtw`` (dynamic time warping) and
+``recognizer`` (:class:`SpokenNameRecognizer`, chapter 11); every public name is
+importable from ``xmr_lite.audio`` itself.
 """
 
 from xmr_lite.audio.common import MEL_SCALES, PAD_MODES, WINDOWS
+from xmr_lite.audio.dtw import DTW_METRICS, dtw
 from xmr_lite.audio.encoders import AudioCNN, AudioGRU, DilatedConvEncoder
 from xmr_lite.audio.features import dct_matrix, deltas, melspectrogram, mfcc, power_to_db, spectrogram
 from xmr_lite.audio.files import add_noise, fix_length, load, resample, save
 from xmr_lite.audio.mel import hz_to_mel, mel_filterbank, mel_to_hz
+from xmr_lite.audio.recognizer import SpokenNameRecognizer
 from xmr_lite.audio.spectral import get_window, stft
 
 __all__ = [
+    "DTW_METRICS",
     "MEL_SCALES",
     "PAD_MODES",
     "WINDOWS",
     "AudioCNN",
     "AudioGRU",
     "DilatedConvEncoder",
+    "SpokenNameRecognizer",
     "add_noise",
     "dct_matrix",
     "deltas",
+    "dtw",
     "fix_length",
     "get_window",
     "hz_to_mel",

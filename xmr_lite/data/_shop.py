@@ -8,6 +8,7 @@ against its sha256 digest in the registry before it is read.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,6 +46,9 @@ _register(
             _repo_file("queries.tsv", "314aa28b68d7dcbe93ef08dba3670a6961f0b1e4824e3d016a7fe33e3d5af9c4", 504779),
             _repo_file("speech.flac", "b90fe0acec640362c54f8106ab097d4e51ed771029042b71ab3ab9bb9ee60a1f", 6347404),
             _repo_file("relevance.npz", "6250de979060734a00fe1e2667e51c1060897af0f5aaa0fc57e8aba3741a51f6", 35346),
+            _repo_file(
+                "reference_speech.npz", "d4975365dfcb338a3d5e07c34831fcefbe09da5934edb8c175ae0604f41a3854", 6853615
+            ),
         ),
         source=(
             "npm openmoji 17.0.0 (colour and black-line SVGs, groups), npm @iconify-json/noto 1.2.9 "
@@ -125,6 +129,18 @@ class XMRShop:
         The spoken queries, mono 16 kHz, in [-1, 1].
     speech_query : (S,) int64 array
         The query row of each clip (``query_modality[speech_query] == "speech"``).
+    reference_mfcc : tuple of M float32 arrays of shape (13, frames)
+        The catalogue's own recordings: every item's name in each language, said once by a
+        reference voice that no query uses (the plain espeak-ng language voice), as MFCC
+        frames (``xmr_lite.audio.mfcc(clip, 16000, n_mfcc=13, n_fft=512, hop_length=160,
+        n_mels=40)``, stored as float16). M = 5 N, item by item, languages in
+        :data:`SHOP_LANGUAGES` order.
+    reference_item : (M,) int64 array
+        The item each reference recording names.
+    reference_language : (M,) str array
+        Its language.
+    reference_voice : (M,) str array
+        Its espeak-ng configuration (``"de/s155/p50"``).
     sample_rate : int
         16000 Hz.
     """
@@ -156,7 +172,16 @@ class XMRShop:
     relevance: np.ndarray
     speech: tuple[np.ndarray, ...]
     speech_query: np.ndarray
+    reference_mfcc: tuple[np.ndarray, ...]
+    reference_item: np.ndarray
+    reference_language: np.ndarray
+    reference_voice: np.ndarray
     sample_rate: int = SAMPLE_RATE
+
+    def reference_text(self, r: int) -> str:
+        """The name that reference recording ``r`` says (in its language)."""
+        r = _check_row(r, len(self.reference_item), "r")
+        return self.names[str(self.reference_language[r])][int(self.reference_item[r])]
 
     def images(self, style: str) -> np.ndarray:
         """The (N, 64, 64, 3) uint8 images of one of :data:`SHOP_IMAGE_STYLES`."""
@@ -201,6 +226,40 @@ def _check_shapes(n_items: int, n_queries: int, images: dict[str, np.ndarray], g
         raise DataIntegrityError(f"relevance.npz: grades has shape {grades.shape}, expected ({n_queries}, {n_items})")
 
 
+def _read_references(n_items: int) -> dict:
+    """The reference recordings of ``reference_speech.npz``, checked against the catalogue."""
+    with np.load(asset_path("xmr_shop", "reference_speech.npz"), allow_pickle=False) as npz:
+        frames, lengths = npz["mfcc"], npz["length"]
+        item, language, voice = npz["item"], npz["language"], npz["voice"]
+    n = len(lengths)
+    consistent = (
+        frames.ndim == 2
+        and frames.shape[0] == 13
+        and int(lengths.sum()) == frames.shape[1]
+        and (lengths > 0).all()
+        and item.shape == language.shape == voice.shape == (n,)
+        and n == n_items * len(SHOP_LANGUAGES)
+        and set(language.tolist()) <= set(SHOP_LANGUAGES)
+        and ((item >= 0) & (item < n_items)).all()
+    )
+    if not consistent:
+        raise DataIntegrityError("reference_speech.npz: its arrays disagree with each other or with items.tsv")
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    as_float = frames.astype(np.float32)
+    return {
+        "reference_mfcc": tuple(as_float[:, a:b] for a, b in itertools.pairwise(bounds)),
+        "reference_item": item.astype(np.int64),
+        "reference_language": language,
+        "reference_voice": voice,
+    }
+
+
+def _check_row(value: object, n: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < n:
+        raise ValueError(f"{name} must be an int in [0, {n}), got {value!r}")
+    return int(value)
+
+
 def _split_keywords(field: str) -> tuple[str, ...]:
     return tuple(k for k in field.split("|") if k)
 
@@ -231,6 +290,7 @@ def load_xmr_shop() -> XMRShop:
     samples = _read_audio(asset_path("xmr_shop", "speech.flac"))
     spoken = [r for r in queries if r["modality"] == "speech"]
     speech = tuple(samples[int(r["start"]) : int(r["start"]) + int(r["length"])].copy() for r in spoken)
+    references = _read_references(len(items))
 
     fields = dict(
         categories=np.array([r["category"] for r in items]),
@@ -248,9 +308,10 @@ def load_xmr_shop() -> XMRShop:
         query_variant=np.array([r["variant"] for r in queries]),
         relevance=grades,
         speech_query=np.array([int(r["query_id"]) for r in spoken], dtype=np.int64),
+        **{name: value for name, value in references.items() if name != "reference_mfcc"},
         **images,
     )
-    _readonly(*fields.values(), *speech)
+    _readonly(*fields.values(), *speech, *references["reference_mfcc"])
     return XMRShop(
         emoji=tuple(r["emoji"] for r in items),
         hexcodes=tuple(r["hexcode"] for r in items),
@@ -262,5 +323,6 @@ def load_xmr_shop() -> XMRShop:
         query_text=tuple(r["text"] for r in queries),
         query_distortion=tuple(json.loads(r["distortion"]) if r["distortion"] else {} for r in queries),
         speech=speech,
+        reference_mfcc=references["reference_mfcc"],
         **fields,
     )
