@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 fastapi = pytest.importorskip("fastapi", reason="the product-search service needs the 'service' extra")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -92,6 +93,27 @@ def test_three_modalities_give_a_score_each(client, shop):
     assert set(answer["results"][0]["scores"]) == {"text", "image", "speech"}
     scores = [r["score"] for r in answer["results"]]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_a_spoken_name_alone_finds_its_item(client, shop):
+    """Speech -> the recogniser's product name -> the text encoder: the spoken item comes first."""
+    q = int(shop.select("speech", "test")[0])
+    answer = client.post("/api/search", files={"audio": ("clip.wav", _wav(shop.query_clip(q)), "audio/wav")}).json()
+    assert answer["modalities"] == ["speech"]
+    assert answer["results"][0]["id"] == int(shop.query_item[q])
+
+
+def test_both_speech_paths_build_and_answer(shop, tmp_path):
+    """The ridge path stays available (``speech="ridge"``); an unknown path is refused by name."""
+    with pytest.raises(ValueError, match="speech"):
+        engine.fit_encoders(shop, speech="whisper")
+    encoders = engine.fit_encoders(shop, speech="ridge")
+    q = int(shop.select("speech", "test")[0])
+    fused, mask, _ = encoders.query([None], [None], [shop.query_clip(q)])
+    assert fused.shape[1] == sum(engine.BLOCK_SIZES) and mask.tolist() == [[False, False, True]]
+    assert torch.isfinite(fused).all()
+    with pytest.raises(engine.QueryError, match="recogniser"):
+        encoders.transcribe([shop.query_clip(q)])
 
 
 def test_photo_only_is_the_same_path_with_a_mask(client, app, shop):

@@ -15,8 +15,12 @@ Encoders (small on purpose, so the service answers on a CPU in milliseconds):
   (:func:`xmr_lite.image.small_picture_features`; the catalogue's and the test queries' are
   cached in ``data/xmr_shop_features``), side by side with a colour histogram of the non-white
   pixels plus a 16 x 16 thumbnail at a quarter of the weight;
-- speech: MFCC means and standard deviations, mapped by ridge regression (fitted on the
-  training split's spoken queries) into the text space; its item block is the text block.
+- speech, two paths into the text space (its item block is the text block): by default the
+  name recogniser of chapter 11 (:class:`xmr_lite.audio.SpokenNameRecognizer`, DTW against
+  XMR-Shop's reference recordings of every name) transcribes the clip to a product name, which
+  the text encoder encodes ("speech -> text -> text encoder"); or (``speech="ridge"``) MFCC
+  means and standard deviations mapped by ridge regression, fitted on the training split's
+  spoken queries.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge
 
 from xmr_lite import get_device
+from xmr_lite.audio import SpokenNameRecognizer
 from xmr_lite.audio.features import mfcc
 from xmr_lite.data import PICTURE_FEATURE_DIM, load_efficientnet_lite0, load_xmr_shop, load_xmr_shop_features
 from xmr_lite.fusion import fuse_query_blocks, stack_item_blocks
@@ -52,6 +57,7 @@ BLOCK_SIZES = (TEXT_DIM, IMAGE_DIM, TEXT_DIM)  # the [text | image | speech] blo
 SAMPLE_RATE = 16000
 MIN_CLIP_S, MAX_CLIP_S = 0.2, 10.0
 COLLECTION = "xmr_shop"
+SPEECH_PATHS = ("recognizer", "ridge")
 
 
 class QueryError(ValueError):
@@ -162,13 +168,29 @@ class Encoders:
     speech_scale: tuple[np.ndarray, np.ndarray]
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     picture_model: torch.nn.Module | None = field(default=None, repr=False)  # not pickled; loaded on first use
+    speech_path: str = "ridge"  # one of SPEECH_PATHS
+    recognizer: SpokenNameRecognizer | None = field(default=None, repr=False)  # not pickled: attach_recognizer
+    item_names: list[str] = field(default_factory=list, repr=False)  # the text a recognised label becomes
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "picture_model": None}
+        return {**self.__dict__, "picture_model": None, "recognizer": None}
+
+    def attach_recognizer(self, shop) -> None:
+        """Load the name recogniser from XMR-Shop's reference recordings (a second; 150 MB if pickled)."""
+        recognizer = SpokenNameRecognizer(sample_rate=SAMPLE_RATE, shortlist=50, device="cpu")
+        self.recognizer = recognizer.fit(list(shop.reference_mfcc), [str(int(i)) for i in shop.reference_item])
+        self.item_names = [str(t) for t in shop.titles]
 
     def text(self, texts: list[str]) -> np.ndarray:
         """(B,) strings -> (B, TEXT_DIM) float32."""
         return self.svd.transform(self.vectorizer.transform(texts))
+
+    def transcribe(self, clips: list[np.ndarray]) -> list[str]:
+        """(B,) 16 kHz clips -> the B product names the recogniser heard (needs ``recognizer``)."""
+        if self.recognizer is None:
+            raise QueryError("the speech path is not the recogniser, or attach_recognizer was not called")
+        labels = self.recognizer.transcribe([np.asarray(c, dtype=np.float32) for c in clips], SAMPLE_RATE)
+        return [self.item_names[int(label)] for label in labels]
 
     def image(self, pictures: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
         """(B, 64, 64, 3) pictures -> (B, IMAGE_DIM) float32; ``features`` are their cached CNN features, if known."""
@@ -180,6 +202,8 @@ class Encoders:
 
     def speech(self, clips: list[np.ndarray]) -> np.ndarray:
         """(B,) 16 kHz clips -> (B, TEXT_DIM) float32 in the text space."""
+        if self.speech_path == "recognizer":
+            return self.text(self.transcribe(clips))
         mean, std = self.speech_scale
         feats = (np.stack([speech_features(c) for c in clips]) - mean) / std
         return self.speech_map.predict(feats).astype(np.float32)
@@ -227,8 +251,15 @@ class Encoders:
         return fused, mask, {"encode": time.perf_counter() - start, **timings}
 
 
-def fit_encoders(shop, random_state: int = 0) -> Encoders:
-    """Fit the text encoder on the catalogue and the speech map on the training split's spoken queries."""
+def fit_encoders(shop, random_state: int = 0, speech: str = "recognizer") -> Encoders:
+    """Fit the text encoder on the catalogue and the speech path: the name recogniser, or the ridge map.
+
+    ``speech="recognizer"`` stores XMR-Shop's reference recordings in a
+    :class:`~xmr_lite.audio.SpokenNameRecognizer`; ``"ridge"`` fits the map from MFCC
+    statistics on the training split's spoken queries (it is fitted either way).
+    """
+    if speech not in SPEECH_PATHS:
+        raise ValueError(f"speech must be one of {SPEECH_PATHS}, got {speech!r}")
     docs = [item_document(shop, i) for i in range(len(shop.titles))]
     vectorizer = TextVectorizer()
     tfidf = vectorizer.fit_transform(docs)
@@ -240,6 +271,9 @@ def fit_encoders(shop, random_state: int = 0) -> Encoders:
     targets = encoders.text([shop.query_text[q] for q in train])
     encoders.speech_map.fit((feats - mean) / std, targets)
     encoders.speech_scale = (mean, std)
+    encoders.speech_path = speech
+    if speech == "recognizer":
+        encoders.attach_recognizer(shop)
     return encoders
 
 
@@ -270,12 +304,20 @@ class Catalogue:
     vectors: np.ndarray = field(repr=False)
 
 
-def build(directory: str | os.PathLike = DEFAULT_DIR, uri: str | None = None, random_state: int = 0) -> Path:
-    """Encode the catalogue, store it in Milvus (Lite by default) and pickle the encoders; returns the folder."""
+def build(
+    directory: str | os.PathLike = DEFAULT_DIR,
+    uri: str | None = None,
+    random_state: int = 0,
+    speech: str = "recognizer",
+) -> Path:
+    """Encode the catalogue, store it in Milvus (Lite by default) and pickle the encoders; returns the folder.
+
+    ``speech`` chooses the speech path (see :func:`fit_encoders`).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     shop = load_xmr_shop()
-    encoders = fit_encoders(shop, random_state)
+    encoders = fit_encoders(shop, random_state, speech)
     vectors = item_vectors(shop, encoders)
     index = MilvusIndex(
         uri or str(directory / "shop.db"),
@@ -317,6 +359,8 @@ class Engine:
         self.encoders: Encoders = state["encoders"]
         self.catalogue: Catalogue = state["catalogue"]
         self.encoders.picture_model = load_efficientnet_lite0(device=get_device())
+        if self.encoders.speech_path == "recognizer":
+            self.encoders.attach_recognizer(load_xmr_shop())
         self.index = MilvusIndex.load(uri or str(directory / "shop.db"), COLLECTION)
         self.groups = sorted(set(self.catalogue.groups))
 
