@@ -89,3 +89,24 @@ def test_the_cache_was_built_at_the_default_size():
 
     info = json.loads((Path(xd.data_dir()) / "xmr_shop_features" / "build_info.json").read_text(encoding="utf-8"))
     assert info["params"]["size"] == SMALL_PICTURE_SIZE
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**16))
+def test_picture_block_mixes_the_two_cosines_by_the_colour_weight(seed):
+    from apps.product_search import engine
+
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(2, xd.PICTURE_FEATURE_DIM)).astype(np.float32)
+    pictures = rng.integers(0, 256, size=(2, 64, 64, 3), dtype=np.uint8)
+    block = engine.picture_block(features, pictures)
+    assert block.shape == (2, engine.IMAGE_DIM)
+    np.testing.assert_allclose(np.linalg.norm(block, axis=1), 1.0, rtol=1e-5)
+    colour = engine.image_features(pictures)
+
+    def cos(x):
+        return float(x[0] @ x[1] / np.linalg.norm(x[0]) / np.linalg.norm(x[1]))
+
+    w = engine.COLOUR_WEIGHT
+    expected = (cos(features) + w * cos(colour)) / (1 + w)
+    assert float(block[0] @ block[1]) == pytest.approx(expected, abs=1e-5)
