@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
+import torch
 from fastapi import FastAPI, File, Form, HTTPException, UploadFile
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -66,6 +67,9 @@ def create_app(directory: str | os.PathLike | None = None, uri: str | None = Non
 
     ``uri`` (or ``XMR_MILVUS_URI``) points at a Milvus server instead of the Lite file.
     """
+    # One torch thread per request: the server runs requests side by side in its thread pool, and
+    # on a small CPU several requests each with several torch threads wait on each other.
+    torch.set_num_threads(1)
     directory = directory or os.environ.get("XMR_SHOP_INDEX", str(DEFAULT_DIR))
     engine = Engine(directory, uri or os.environ.get("XMR_MILVUS_URI") or None)
     app = FastAPI(title="XMR-Shop product search", version="1.0")

@@ -10,7 +10,8 @@ Datasets: :func:`load_xmr_digits`, :func:`load_captioned_photos`, :func:`load_an
 :func:`load_lee_corpus`, :func:`load_wordsim353`, :func:`load_xmr_shop`,
 :func:`load_xmr_digits_video` (MP4, chapter 7; decoded with :func:`decode_mp4`),
 :func:`load_xmr_shop_interactions` (simulated clicks on XMR-Shop, chapter 13),
-:func:`load_xmr_digits_teacher` (EfficientNet-Lite0's frozen embeddings of XMR-Digits images, chapter 14).
+:func:`load_xmr_digits_teacher` (EfficientNet-Lite0's frozen embeddings of XMR-Digits images, chapter 14),
+:func:`load_xmr_shop_features` (cached EfficientNet-Lite0 features of its pictures, chapter 12).
 Pretrained (the files and weights; readers use the encoders of the modality modules, see
 the API page): :func:`load_glove_vectors` (readers: :func:`xmr_lite.text.load_glove`),
 :func:`load_minilm` (:class:`xmr_lite.text.MiniLMEncoder`), :func:`load_efficientnet_lite0`
@@ -70,6 +71,7 @@ from xmr_lite.data._shop import (
     XMRShop,
     load_xmr_shop,
 )
+from xmr_lite.data._shop_features import PICTURE_FEATURE_DIM, ShopPictureFeatures, load_xmr_shop_features
 from xmr_lite.data._teacher import TEACHER_DIMENSION, TeacherEmbeddings, load_xmr_digits_teacher
 from xmr_lite.data._video import VIDEO_SPLITS, DecodedVideo, XMRDigitsVideo, decode_mp4, load_xmr_digits_video
 
@@ -80,6 +82,7 @@ __all__ = [
     "EFFICIENTNET_LITE0_MEAN",
     "EFFICIENTNET_LITE0_STD",
     "INTERACTIONS_TEST_START_DAY",
+    "PICTURE_FEATURE_DIM",
     "REGISTRY",
     "SAMPLE_RATE",
     "SHOP_IMAGE_STYLES",
@@ -98,6 +101,7 @@ __all__ = [
     "DownloadError",
     "FileCheck",
     "ShopInteractions",
+    "ShopPictureFeatures",
     "TeacherEmbeddings",
     "WordSim353",
     "XMRDigits",
@@ -121,6 +125,7 @@ __all__ = [
     "load_xmr_digits_teacher",
     "load_xmr_digits_video",
     "load_xmr_shop",
+    "load_xmr_shop_features",
     "load_xmr_shop_interactions",
     "sha256_file",
     "verify",

@@ -16,7 +16,8 @@ Taught in chapter 5. The module has five parts:
   read the output of any named layer without editing the model.
 * **A pretrained ImageNet CNN, offline**: :class:`PretrainedImageEncoder` wraps
   EfficientNet-Lite0 loaded through :mod:`xmr_lite.data` and gives 1280-d features and top-k
-  ImageNet labels.
+  ImageNet labels; :func:`small_picture_features` gives the same network's features of small
+  pictures at a lower resolution (chapter 12).
 * **Standard transforms** (``torchvision.transforms.v2``): :func:`digits_transform`,
   :func:`digits_augmentation`, :func:`apply_per_sample` and :func:`imagenet_transform`.
 
@@ -30,7 +31,7 @@ The package's modules: ``common`` (constants and input checks), ``scratch``, ``m
 from xmr_lite.image.common import IMAGENET_MEAN, IMAGENET_STD, MNIST_MEAN, MNIST_STD, check_images
 from xmr_lite.image.features import FeatureExtractor, extract_features
 from xmr_lite.image.models import PlainBlock, SmallCNN, SmallResNet, SmallVGG
-from xmr_lite.image.pretrained import PretrainedImageEncoder
+from xmr_lite.image.pretrained import SMALL_PICTURE_SIZE, PretrainedImageEncoder, small_picture_features
 from xmr_lite.image.scratch import conv2d_scratch, conv_output_size, max_pool2d_scratch, receptive_field
 from xmr_lite.image.transforms import (
     apply_per_sample,
@@ -46,6 +47,7 @@ __all__ = [
     "IMAGENET_STD",
     "MNIST_MEAN",
     "MNIST_STD",
+    "SMALL_PICTURE_SIZE",
     "FeatureExtractor",
     "PlainBlock",
     "PretrainedImageEncoder",
@@ -63,5 +65,6 @@ __all__ = [
     "imagenet_transform",
     "max_pool2d_scratch",
     "receptive_field",
+    "small_picture_features",
     "to_rgb_uint8",
 ]

@@ -1,0 +1,112 @@
+"""Chapter 12's picture features: small_picture_features and the cached XMR-Shop features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import xmr_lite.data as xd
+from xmr_lite.image import SMALL_PICTURE_SIZE, small_picture_features
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    return xd.load_efficientnet_lite0(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def shop() -> xd.XMRShop:
+    return xd.load_xmr_shop()
+
+
+@pytest.fixture(scope="module")
+def cached() -> xd.ShopPictureFeatures:
+    return xd.load_xmr_shop_features()
+
+
+def test_cache_has_every_picture_of_the_shop(shop, cached):
+    assert cached.catalogue.shape == (len(shop.titles), xd.PICTURE_FEATURE_DIM)
+    assert np.array_equal(cached.query_ids, np.flatnonzero(shop.query_modality == "image"))
+    assert np.isfinite(cached.queries).all() and not cached.catalogue.flags.writeable
+
+
+def test_live_features_match_the_cache(model, shop, cached):
+    """The service encodes an upload with the function that built the cache: the same numbers."""
+    rng = np.random.default_rng(12)
+    items = rng.choice(len(shop.titles), size=4, replace=False)
+    queries = rng.choice(cached.query_ids, size=4, replace=False)
+    live_items = small_picture_features(shop.catalogue[items], model).numpy()
+    live_queries = small_picture_features(np.stack([shop.query_image(int(q)) for q in queries]), model).numpy()
+    np.testing.assert_allclose(live_items, cached.catalogue[items], rtol=1e-2, atol=2e-3)
+    np.testing.assert_allclose(live_queries, cached.of_queries(queries), rtol=1e-2, atol=2e-3)
+
+
+def test_of_queries_refuses_a_query_without_a_picture(shop, cached):
+    text_query = int(np.flatnonzero(shop.query_modality == "text")[0])
+    with pytest.raises(ValueError, match="query_ids"):
+        cached.of_queries(np.array([int(cached.query_ids[0]), text_query]))
+
+
+def test_any_numeric_dtype_gives_the_same_features(model, shop):
+    pictures = shop.catalogue[:2]
+    as_uint8 = small_picture_features(pictures, model)
+    as_float64 = small_picture_features(pictures.astype(np.float64), model)
+    assert as_uint8.shape == (2, 1280) and as_uint8.dtype == torch.float32
+    torch.testing.assert_close(as_uint8, as_float64)
+
+
+@settings(max_examples=4, deadline=None)
+@given(batch_size=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_batching_does_not_change_the_features(model, batch_size, seed):
+    rng = np.random.default_rng(seed)
+    pictures = rng.integers(0, 256, size=(5, 40, 40, 3), dtype=np.uint8)
+    whole = small_picture_features(pictures, model, size=32, batch_size=5)
+    batched = small_picture_features(pictures, model, size=32, batch_size=batch_size)
+    torch.testing.assert_close(whole, batched, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("pictures", "kwargs", "name"),
+    [
+        (np.zeros((2, 64, 64), np.uint8), {}, "pictures"),
+        (np.zeros((0, 64, 64, 3), np.uint8), {}, "pictures"),
+        (np.full((1, 64, 64, 3), np.nan), {}, "pictures"),
+        (np.zeros((1, 64, 64, 3), np.uint8), {"size": 8}, "size"),
+        (np.zeros((1, 64, 64, 3), np.uint8), {"batch_size": 0}, "batch_size"),
+    ],
+)
+def test_bad_input_names_the_argument(model, pictures, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        small_picture_features(pictures, model, **kwargs)
+
+
+def test_the_cache_was_built_at_the_default_size():
+    import json
+    from pathlib import Path
+
+    info = json.loads((Path(xd.data_dir()) / "xmr_shop_features" / "build_info.json").read_text(encoding="utf-8"))
+    assert info["params"]["size"] == SMALL_PICTURE_SIZE
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**16))
+def test_picture_block_mixes_the_two_cosines_by_the_colour_weight(seed):
+    from apps.product_search import engine
+
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(2, xd.PICTURE_FEATURE_DIM)).astype(np.float32)
+    pictures = rng.integers(0, 256, size=(2, 64, 64, 3), dtype=np.uint8)
+    block = engine.picture_block(features, pictures)
+    assert block.shape == (2, engine.IMAGE_DIM)
+    np.testing.assert_allclose(np.linalg.norm(block, axis=1), 1.0, rtol=1e-5)
+    colour = engine.image_features(pictures)
+
+    def cos(x):
+        return float(x[0] @ x[1] / np.linalg.norm(x[0]) / np.linalg.norm(x[1]))
+
+    w = engine.COLOUR_WEIGHT
+    expected = (cos(features) + w * cos(colour)) / (1 + w)
+    assert float(block[0] @ block[1]) == pytest.approx(expected, abs=1e-5)
