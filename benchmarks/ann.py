@@ -298,10 +298,14 @@ def run_ivfpq(
 
 
 def run_hnsw(bench: Bench, gallery: np.ndarray, queries: np.ndarray) -> None:
-    """faiss HNSW32, built once with every thread, queried on one at several efSearch."""
+    """faiss HNSW32, built once with every thread, queried on one at several efSearch.
+
+    ``efConstruction`` 200 instead of faiss's 40: the build takes about four times longer and
+    the graph is better, 0.967 against 0.943 recall@10 at efSearch 64 on 400k GloVe vectors.
+    """
     d = gallery.shape[1]
     hnsw = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
-    hnsw.hnsw.efConstruction = 40
+    hnsw.hnsw.efConstruction = 200
     build = timed_build(lambda: hnsw.add(gallery))
     for ef in (16, 32, 64, 128):
         hnsw.hnsw.efSearch = ef
@@ -321,7 +325,11 @@ def report_floors(table: pd.DataFrame, same_flat: float) -> bool:
     hnsw = table[(table["index"] == "faiss HNSW32") & (table["recall@10"] >= 0.95)]
     if len(hnsw):
         best = hnsw.loc[hnsw["× exact"].idxmax()]
-        measured = f"recall@10 {best['recall@10']:.3f} at {best['× exact']:.0f}x exact ({best['setting']})"
+        flat_qps = float(table.loc[table["index"] == "faiss Flat", "queries/s"].iloc[0])
+        measured = (
+            f"recall@10 {best['recall@10']:.3f} at {best['× exact']:.0f}x exact, "
+            f"{best['queries/s'] / flat_qps:.0f}x faiss Flat ({best['setting']})"
+        )
         ok.append(floor_line("hnsw", measured, "recall@10 >= 0.95 at >= 50x exact", best["× exact"] >= 50))
     else:
         top = table.loc[table["index"] == "faiss HNSW32", "recall@10"].max()
