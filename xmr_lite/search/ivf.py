@@ -8,6 +8,7 @@ same neighbours as :class:`faiss.IndexIVFFlat`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -211,34 +212,14 @@ class IVFIndex(DimAlias):
         nprobe = self.nprobe if nprobe is None else self._check_nprobe(nprobe)
         qp = self._prepare(qt)
         probes = self._coarse(qp, nprobe)  # (Q, nprobe)
-        flat = probes.reshape(-1)  # visit v is query v // nprobe in its (v % nprobe)-th cell
-        order = torch.argsort(flat, stable=True)
-        counts = torch.bincount(flat, minlength=self.nlist).tolist()
-        visited, values, found_ids = [], [], []
-        start = 0
-        for cell, count in enumerate(counts):
-            if not count:
-                continue
-            visits = order[start : start + count]
-            start += count
+
+        def scan(cell: int, visits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
             if not self._lists[cell]:
-                continue
+                return None
             vectors, ids = self._cell(cell)
-            top = torch.topk(self._scan(qp[visits // nprobe], cell, vectors), min(k, len(vectors)), dim=1)
-            top_values, top_ids = top.values, ids[top.indices]
-            if len(vectors) < k:  # a cell smaller than k: its missing places stay empty
-                top_values = torch.nn.functional.pad(top_values, (0, k - len(vectors)), value=float("-inf"))
-                top_ids = torch.nn.functional.pad(top_ids, (0, k - len(vectors)), value=-1)
-            visited.append(visits)
-            values.append(top_values)
-            found_ids.append(top_ids)
-        best = torch.full((len(qp) * nprobe, k), float("-inf"), device=self.device)
-        best_ids = torch.full((len(qp) * nprobe, k), -1, dtype=torch.int64, device=self.device)
-        if visited:  # one scatter of every cell's top k into its visit's row
-            rows = torch.cat(visited)
-            best[rows], best_ids[rows] = torch.cat(values), torch.cat(found_ids)
-        keep = torch.topk(best.reshape(len(qp), -1), k, dim=1)
-        scores, found = keep.values, best_ids.reshape(len(qp), -1).gather(1, keep.indices)
+            return self._scan(qp[visits // nprobe], cell, vectors), ids
+
+        scores, found = _best_of_probed_cells(probes, self.nlist, k, scan)
         scores = self._to_convention(scores, found)
         return to_output(scores.to(qt.device), from_numpy), to_output(found.to(qt.device), from_numpy)
 
@@ -277,3 +258,65 @@ class IVFIndex(DimAlias):
                 index._list_ids[cell] = [ids.to(index.device)]
         index._ntotal = int(state["ntotal"])
         return index
+
+
+def _best_of_probed_cells(
+    probes: torch.Tensor,
+    nlist: int,
+    depth: int,
+    scan: Callable[[int, torch.Tensor], tuple[torch.Tensor, torch.Tensor] | None],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``depth`` best candidates of each query over the cells it probes.
+
+    Shared by :class:`IVFIndex` and :class:`~xmr_lite.search.IVFPQIndex`: the visits are grouped
+    by cell, so that each cell is scanned once for all the queries that probe it.
+
+    Parameters
+    ----------
+    probes : (Q, nprobe) int64 tensor
+        The cells each query visits; visit ``v`` is query ``v // nprobe``.
+    nlist : int
+        Number of cells.
+    depth : int
+        How many candidates to keep per query.
+    scan : callable
+        ``scan(cell, visits)`` returns ``(scores, ids)``, both ``(V, L)`` for the ``V`` visits
+        of that cell and its ``L`` vectors (larger scores are better), or ``None`` for an
+        empty cell.
+
+    Returns
+    -------
+    scores, ids : (Q, depth)
+        Best first. Places with no candidate have score ``-inf`` and id ``-1``.
+    """
+    n_queries, nprobe = probes.shape
+    flat = probes.reshape(-1)
+    order = torch.argsort(flat, stable=True)
+    counts = torch.bincount(flat, minlength=nlist).tolist()
+    visited, values, found_ids = [], [], []
+    start = 0
+    for cell, count in enumerate(counts):
+        if not count:
+            continue
+        visits = order[start : start + count]
+        start += count
+        scanned = scan(cell, visits)
+        if scanned is None:
+            continue
+        cell_scores, cell_ids = scanned
+        top = torch.topk(cell_scores, min(depth, cell_scores.shape[1]), dim=1)
+        top_values, top_ids = top.values, cell_ids[top.indices]
+        missing = depth - cell_scores.shape[1]
+        if missing > 0:  # a cell smaller than the depth: its missing places stay empty
+            top_values = torch.nn.functional.pad(top_values, (0, missing), value=float("-inf"))
+            top_ids = torch.nn.functional.pad(top_ids, (0, missing), value=-1)
+        visited.append(visits)
+        values.append(top_values)
+        found_ids.append(top_ids)
+    best = torch.full((n_queries * nprobe, depth), float("-inf"), device=probes.device)
+    best_ids = torch.full((n_queries * nprobe, depth), -1, dtype=torch.int64, device=probes.device)
+    if visited:  # one scatter of every cell's candidates into its visit's row
+        rows = torch.cat(visited)
+        best[rows], best_ids[rows] = torch.cat(values), torch.cat(found_ids)
+    keep = torch.topk(best.reshape(n_queries, -1), depth, dim=1)
+    return keep.values, best_ids.reshape(n_queries, -1).gather(1, keep.indices)

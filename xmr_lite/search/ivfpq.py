@@ -23,7 +23,7 @@ from xmr_lite.search._common import (
     missing_score,
     resolve_dimension,
 )
-from xmr_lite.search.ivf import IVFIndex
+from xmr_lite.search.ivf import IVFIndex, _best_of_probed_cells
 from xmr_lite.search.pq import ProductQuantizer
 
 
@@ -242,36 +242,16 @@ class IVFPQIndex(DimAlias):
         tables = self.pq.lookup_tables(qp, "dot")  # (Q, m, ksub): q.r per codeword
         columns = tables.reshape(len(qp), -1).T.contiguous()  # (m * ksub, Q): one column per query
         scale = 2.0 if is_distance(self.metric) else 1.0  # -|q - c - r|^2 = base + 2 q.r - bias
-        flat = probes.reshape(-1)  # visit v is query v // nprobe in its (v % nprobe)-th cell
-        order = torch.argsort(flat, stable=True)
-        counts = torch.bincount(flat, minlength=self.nlist).tolist()
-        visited, values, found_ids = [], [], []
-        start = 0
-        for cell, count in enumerate(counts):
-            if not count:
-                continue
-            visits = order[start : start + count]
-            start += count
+
+        def scan(cell: int, visits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
             if not self._ids[cell]:
-                continue
+                return None
             _, ids, bias, one_hot = self._cell(cell)
             lookups = torch.sparse.mm(one_hot, columns.index_select(1, visits // nprobe))  # (L, visits)
             scores = scale * lookups - bias.unsqueeze(1) + base.reshape(-1)[visits].unsqueeze(0)
-            top = torch.topk(scores, min(depth, len(ids)), dim=0)
-            top_values, top_ids = top.values.T, ids[top.indices].T
-            if len(ids) < depth:  # a cell smaller than the short list: its missing places stay empty
-                top_values = torch.nn.functional.pad(top_values, (0, depth - len(ids)), value=float("-inf"))
-                top_ids = torch.nn.functional.pad(top_ids, (0, depth - len(ids)), value=-1)
-            visited.append(visits)
-            values.append(top_values)
-            found_ids.append(top_ids)
-        best = torch.full((len(qp) * nprobe, depth), float("-inf"), device=self.device)
-        best_ids = torch.full((len(qp) * nprobe, depth), -1, dtype=torch.int64, device=self.device)
-        if visited:  # one scatter of every cell's candidates into its visit's row
-            rows = torch.cat(visited)
-            best[rows], best_ids[rows] = torch.cat(values), torch.cat(found_ids)
-        keep = torch.topk(best.reshape(len(qp), -1), depth, dim=1)
-        return keep.values, best_ids.reshape(len(qp), -1).gather(1, keep.indices)
+            return scores.T, ids
+
+        return _best_of_probed_cells(probes, self.nlist, depth, scan)
 
     def _rerank(self, qp: torch.Tensor, ids: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact scores (larger is better) of a (Q, S) short list, the k best first."""
