@@ -106,3 +106,13 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     xd.clear_verification_cache()
     yield
     xd.clear_verification_cache()
+
+
+@pytest.fixture
+def fresh_data_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Nothing verified yet, and the real data folder: the data tests use it on every test
+    (``pytestmark = pytest.mark.usefixtures("fresh_data_cache")``)."""
+    monkeypatch.delenv(xd.DATA_DIR_ENV, raising=False)
+    xd.clear_verification_cache()
+    yield
+    xd.clear_verification_cache()

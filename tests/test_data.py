@@ -27,13 +27,7 @@ DATA = ROOT / "data"
 REPO_ASSETS = [a for a in xd.REGISTRY.values() if a.module is None]
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts with nothing verified and with the real data folder."""
-    monkeypatch.delenv(xd.DATA_DIR_ENV, raising=False)
-    xd.clear_verification_cache()
-    yield
-    xd.clear_verification_cache()
+pytestmark = pytest.mark.usefixtures("fresh_data_cache")  # nothing verified, the real data folder
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """The frozen EfficientNet-Lite0 embeddings of XMR-Digits images (xmr_lite.data, chapter 14)."""
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +12,7 @@ from xmr_lite.data import _teacher
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(xd.DATA_DIR_ENV, raising=False)
-    xd.clear_verification_cache()
-    yield
-    xd.clear_verification_cache()
+pytestmark = pytest.mark.usefixtures("fresh_data_cache")  # nothing verified, the real data folder
 
 
 @pytest.fixture(scope="module")

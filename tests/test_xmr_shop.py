@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(xd.DATA_DIR_ENV, raising=False)
-    xd.clear_verification_cache()
-    yield
-    xd.clear_verification_cache()
+pytestmark = pytest.mark.usefixtures("fresh_data_cache")  # nothing verified, the real data folder
 
 
 @pytest.fixture(scope="module")
