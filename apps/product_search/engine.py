@@ -67,6 +67,8 @@ SAMPLE_RATE = 16000
 MIN_CLIP_S, MAX_CLIP_S = 0.2, 10.0
 COLLECTION = "xmr_shop"
 SPEECH_PATHS = ("recognizer", "ridge")
+PICTURE_SETTINGS = {"size": SHOP_PICTURE_SIZE, "pooling": SHOP_PICTURE_POOLING}
+"""How the network saw the catalogue's pictures; stored with a build, so a stale index is rebuilt, not mixed."""
 
 
 class QueryError(ValueError):
@@ -359,13 +361,25 @@ def build(
         vectors.numpy(),
     )
     with open(directory / "engine.pkl", "wb") as f:
-        pickle.dump({"encoders": encoders, "catalogue": catalogue}, f)
+        pickle.dump({"encoders": encoders, "catalogue": catalogue, "picture_settings": PICTURE_SETTINGS}, f)
     return directory
 
 
+def _built_picture_settings(directory: Path) -> dict | None:
+    with open(directory / "engine.pkl", "rb") as f:
+        return pickle.load(f).get("picture_settings")  # our own file, written by build()
+
+
 def is_built(directory: str | os.PathLike = DEFAULT_DIR) -> bool:
-    """Whether ``build`` has written the encoders and the Milvus Lite file into ``directory``."""
-    return (Path(directory) / "engine.pkl").exists() and (Path(directory) / "shop.db").exists()
+    """Whether ``build`` has written the encoders and the Milvus Lite file into ``directory``.
+
+    A build made with other picture settings than ``PICTURE_SETTINGS`` (an older cache) counts
+    as not built: its catalogue vectors would not match the photos encoded now.
+    """
+    directory = Path(directory)
+    if not ((directory / "engine.pkl").exists() and (directory / "shop.db").exists()):
+        return False
+    return _built_picture_settings(directory) == PICTURE_SETTINGS
 
 
 class Engine:
@@ -375,6 +389,11 @@ class Engine:
         directory = Path(directory)
         with open(directory / "engine.pkl", "rb") as f:
             state = pickle.load(f)  # our own file, written by build()
+        if state.get("picture_settings") != PICTURE_SETTINGS:
+            raise ValueError(
+                f"directory {directory} holds an index built with picture settings {state.get('picture_settings')}, "
+                f"not {PICTURE_SETTINGS}; rebuild it with python -m apps.product_search --build-only"
+            )
         self.encoders: Encoders = state["encoders"]
         self.catalogue: Catalogue = state["catalogue"]
         self.encoders.picture_model = load_efficientnet_lite0(device=get_device())
