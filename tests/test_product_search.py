@@ -116,6 +116,23 @@ def test_both_speech_paths_build_and_answer(shop, tmp_path):
         encoders.transcribe([shop.query_clip(q)])
 
 
+def test_an_index_built_with_other_picture_settings_is_rebuilt_not_served(index_dir, tmp_path):
+    """An index from an older picture cache (say 96 px, mean) would not match photos encoded now."""
+    import pickle
+
+    assert engine.is_built(index_dir)
+    stale = tmp_path / "stale"
+    shutil.copytree(index_dir, stale)
+    with open(stale / "engine.pkl", "rb") as f:
+        state = pickle.load(f)
+    state["picture_settings"] = {"size": 96, "pooling": "mean"}
+    with open(stale / "engine.pkl", "wb") as f:
+        pickle.dump(state, f)
+    assert not engine.is_built(stale)
+    with pytest.raises(ValueError, match="directory"):
+        engine.Engine(stale)
+
+
 def test_photo_only_is_the_same_path_with_a_mask(client, app, shop):
     item = _test_item(shop)
     answer = client.post("/api/search", files={"image": ("p.png", _png(shop.photo[item]), "image/png")}).json()

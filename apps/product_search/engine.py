@@ -11,10 +11,12 @@ Encoders (small on purpose, so the service answers on a CPU in milliseconds):
 - text: TF-IDF of character n-grams (2 to 4, inside word boundaries) and of whole words over
   each item's names and keywords in all five languages, projected to ``TEXT_DIM`` dimensions
   with a truncated SVD (from the Gram matrix);
-- image: EfficientNet-Lite0 features of the picture scaled to 96 pixels
-  (:func:`xmr_lite.image.small_picture_features`; the catalogue's and the test queries' are
-  cached in ``data/xmr_shop_features``), side by side with a colour histogram of the non-white
-  pixels plus a 16 x 16 thumbnail at a quarter of the weight;
+- image: EfficientNet-Lite0 features of the picture scaled to ``SHOP_PICTURE_SIZE`` pixels,
+  the last feature map pooled by ``SHOP_PICTURE_POOLING`` (:func:`picture_features`; the
+  catalogue's and the picture queries' are cached in ``data/xmr_shop_features``, built with
+  the same two constants), side by side with a colour histogram of the non-white pixels plus
+  a 16 x 16 thumbnail at a quarter of the weight. The features are not centred: query and
+  catalogue rows are compared by plain cosine;
 - speech, two paths into the text space (its item block is the text block): by default the
   name recogniser of chapter 11 (:class:`xmr_lite.audio.SpokenNameRecognizer`, DTW against
   XMR-Shop's reference recordings of every name) transcribes the clip to a product name, which
@@ -41,7 +43,14 @@ from sklearn.linear_model import Ridge
 from xmr_lite import get_device
 from xmr_lite.audio import SpokenNameRecognizer
 from xmr_lite.audio.features import mfcc
-from xmr_lite.data import PICTURE_FEATURE_DIM, load_efficientnet_lite0, load_xmr_shop, load_xmr_shop_features
+from xmr_lite.data import (
+    PICTURE_FEATURE_DIM,
+    SHOP_PICTURE_POOLING,
+    SHOP_PICTURE_SIZE,
+    load_efficientnet_lite0,
+    load_xmr_shop,
+    load_xmr_shop_features,
+)
 from xmr_lite.fusion import fuse_query_blocks, stack_item_blocks
 from xmr_lite.image import small_picture_features
 from xmr_lite.search import MilvusIndex
@@ -58,6 +67,8 @@ SAMPLE_RATE = 16000
 MIN_CLIP_S, MAX_CLIP_S = 0.2, 10.0
 COLLECTION = "xmr_shop"
 SPEECH_PATHS = ("recognizer", "ridge")
+PICTURE_SETTINGS = {"size": SHOP_PICTURE_SIZE, "pooling": SHOP_PICTURE_POOLING}
+"""How the network saw the catalogue's pictures; stored with a build, so a stale index is rebuilt, not mixed."""
 
 
 class QueryError(ValueError):
@@ -81,6 +92,16 @@ def image_features(images: np.ndarray) -> np.ndarray:
     thumb = thumb - thumb.mean(1, keepdim=True)
     unit = torch.nn.functional.normalize
     return torch.cat([unit(hist, dim=1), 0.5 * unit(thumb, dim=1)], dim=1).numpy()
+
+
+def picture_features(pictures: np.ndarray, model: torch.nn.Module) -> np.ndarray:
+    """(B, H, W, 3) pictures -> (B, 1280) float32 CNN features, computed as the cached ones were.
+
+    :func:`xmr_lite.image.small_picture_features` at ``SHOP_PICTURE_SIZE`` pixels with
+    ``SHOP_PICTURE_POOLING`` pooling, the constants ``data/xmr_shop_features/build.py`` used.
+    """
+    features = small_picture_features(pictures, model, SHOP_PICTURE_SIZE, pooling=SHOP_PICTURE_POOLING)
+    return features.cpu().numpy()
 
 
 def picture_block(features: np.ndarray, pictures: np.ndarray) -> np.ndarray:
@@ -197,7 +218,7 @@ class Encoders:
         if features is None:
             if self.picture_model is None:
                 self.picture_model = load_efficientnet_lite0(device=get_device())
-            features = small_picture_features(pictures, self.picture_model).cpu().numpy()
+            features = picture_features(pictures, self.picture_model)
         return picture_block(features, pictures)
 
     def speech(self, clips: list[np.ndarray]) -> np.ndarray:
@@ -340,13 +361,25 @@ def build(
         vectors.numpy(),
     )
     with open(directory / "engine.pkl", "wb") as f:
-        pickle.dump({"encoders": encoders, "catalogue": catalogue}, f)
+        pickle.dump({"encoders": encoders, "catalogue": catalogue, "picture_settings": PICTURE_SETTINGS}, f)
     return directory
 
 
+def _built_picture_settings(directory: Path) -> dict | None:
+    with open(directory / "engine.pkl", "rb") as f:
+        return pickle.load(f).get("picture_settings")  # our own file, written by build()
+
+
 def is_built(directory: str | os.PathLike = DEFAULT_DIR) -> bool:
-    """Whether ``build`` has written the encoders and the Milvus Lite file into ``directory``."""
-    return (Path(directory) / "engine.pkl").exists() and (Path(directory) / "shop.db").exists()
+    """Whether ``build`` has written the encoders and the Milvus Lite file into ``directory``.
+
+    A build made with other picture settings than ``PICTURE_SETTINGS`` (an older cache) counts
+    as not built: its catalogue vectors would not match the photos encoded now.
+    """
+    directory = Path(directory)
+    if not ((directory / "engine.pkl").exists() and (directory / "shop.db").exists()):
+        return False
+    return _built_picture_settings(directory) == PICTURE_SETTINGS
 
 
 class Engine:
@@ -356,6 +389,11 @@ class Engine:
         directory = Path(directory)
         with open(directory / "engine.pkl", "rb") as f:
             state = pickle.load(f)  # our own file, written by build()
+        if state.get("picture_settings") != PICTURE_SETTINGS:
+            raise ValueError(
+                f"directory {directory} holds an index built with picture settings {state.get('picture_settings')}, "
+                f"not {PICTURE_SETTINGS}; rebuild it with python -m apps.product_search --build-only"
+            )
         self.encoders: Encoders = state["encoders"]
         self.catalogue: Catalogue = state["catalogue"]
         self.encoders.picture_model = load_efficientnet_lite0(device=get_device())

@@ -71,7 +71,13 @@ from xmr_lite.data._shop import (
     XMRShop,
     load_xmr_shop,
 )
-from xmr_lite.data._shop_features import PICTURE_FEATURE_DIM, ShopPictureFeatures, load_xmr_shop_features
+from xmr_lite.data._shop_features import (
+    PICTURE_FEATURE_DIM,
+    SHOP_PICTURE_POOLING,
+    SHOP_PICTURE_SIZE,
+    ShopPictureFeatures,
+    load_xmr_shop_features,
+)
 from xmr_lite.data._teacher import TEACHER_DIMENSION, TeacherEmbeddings, load_xmr_digits_teacher
 from xmr_lite.data._video import VIDEO_SPLITS, DecodedVideo, XMRDigitsVideo, decode_mp4, load_xmr_digits_video
 
@@ -88,6 +94,8 @@ __all__ = [
     "SHOP_IMAGE_STYLES",
     "SHOP_LANGUAGES",
     "SHOP_MODALITIES",
+    "SHOP_PICTURE_POOLING",
+    "SHOP_PICTURE_SIZE",
     "SPLITS",
     "SPOKEN_LANGUAGES",
     "TEACHER_DIMENSION",

