@@ -184,6 +184,8 @@ class GloVeScratch(_ScratchWordModel):
 
     Attributes
     ----------
+    dimension : int
+        The width of the word vectors, ``vector_size`` (gensim's name).
     vocabulary : Vocabulary
     cooccurrence : (V, V) scipy.sparse.csr_matrix
         The matrix X, set by :meth:`fit`.

@@ -231,6 +231,8 @@ class Word2VecScratch(_ScratchWordModel):
 
     Attributes
     ----------
+    dimension : int
+        The width of the word vectors, ``vector_size`` (gensim's name).
     vocabulary : Vocabulary
         Set by :meth:`fit`.
     input_vectors : (V, D) tensor
