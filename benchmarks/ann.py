@@ -30,7 +30,6 @@ build, the coarse quantiser of IVF-Flat reused by IVF-PQ, and a few settings per
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ import torch
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from _timing import best_of, cpu_model
 
 from xmr_lite.data import load_glove_vectors
 from xmr_lite.search import ExactIndex, IVFIndex, IVFPQIndex, PQIndex, ProductQuantizer
@@ -53,27 +53,6 @@ ALL_THREADS = faiss.omp_get_max_threads()  # for the builds; queries run on one 
 PQ_M = 10  # 50-d vectors in 10 sub-spaces of 5: 10 bytes per vector
 CHUNK_SIZES = (1024, 2048, 4096, 8192, 16384, 65536)
 HNSW_EF_SEARCH = (16, 32, 40, 48, 64, 128)
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def best_of(repeats: int, fn: Callable[[], object]) -> tuple[float, object]:
-    """The shortest of ``repeats`` wall-clock times of ``fn()``, and its result."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def timed_build(fn: Callable[[], object]) -> float:

@@ -11,23 +11,13 @@ their ratio, and checks that both return the same ids.
 from __future__ import annotations
 
 import argparse
-import time
 
 import faiss
 import numpy as np
+from _timing import best_of
 
 import xmr_lite as xmr
 from xmr_lite.search import ExactIndex
-
-
-def best_of(repeats: int, fn) -> tuple[float, tuple]:
-    """The fastest of ``repeats`` calls of ``fn`` (seconds) and its last result."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def main(argv: list[str] | None = None) -> int:

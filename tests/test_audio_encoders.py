@@ -101,23 +101,25 @@ def test_bad_inputs(cls):
         net.embed(torch.zeros(2, 16, 20, dtype=torch.long))
     with pytest.raises(ValueError, match="x"):
         net(torch.randn(2, 16, 20).numpy())
-    with pytest.raises(ValueError, match="n_mels"):
-        cls(n_mels=0)
-    with pytest.raises(ValueError, match="embed_dim"):
-        cls(embed_dim=0)
-    with pytest.raises(ValueError, match="n_classes"):
-        cls(n_classes=1)
 
 
-def test_encoder_specific_errors():
-    with pytest.raises(ValueError, match="channels"):
-        xa.AudioCNN(channels=())
-    with pytest.raises(ValueError, match="hidden_size"):
-        xa.AudioGRU(hidden_size=0)
-    with pytest.raises(ValueError, match="kernel_size"):
-        xa.DilatedConvEncoder(kernel_size=4)
-    with pytest.raises(ValueError, match="n_blocks"):
-        xa.DilatedConvEncoder(n_blocks=0)
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [
+        *[(cls, {"n_mels": 0}) for cls in ENCODERS],
+        *[(cls, {"embed_dim": 0}) for cls in ENCODERS],
+        *[(cls, {"n_classes": 1}) for cls in ENCODERS],
+        (xa.AudioCNN, {"channels": ()}),
+        (xa.AudioGRU, {"hidden_size": 0}),
+        (xa.DilatedConvEncoder, {"kernel_size": 4}),
+        (xa.DilatedConvEncoder, {"n_blocks": 0}),
+        *[(cls, {"dropout": -0.1}) for cls in ENCODERS],
+    ],
+)
+def test_bad_arguments_name_themselves(cls, kwargs):
+    (name,) = kwargs
+    with pytest.raises(ValueError, match=name):
+        cls(**kwargs)
 
 
 @pytest.mark.parametrize("cls", ENCODERS)

@@ -86,3 +86,15 @@ def test_check_index_accepts_integers_in_range_only():
     for bad in (-1, 3, True, 1.5, "1"):
         with pytest.raises(ValueError, match=r"i must be an int in \[0, 3\)"):
             check_index(bad, 3, "i")
+
+
+def test_same_shape_names_the_argument_whose_shape_differs():
+    import torch
+
+    from xmr_lite._checks import same_shape
+
+    same_shape(torch.zeros(2, 3), torch.ones(2, 3), "a", "b")
+    with pytest.raises(ValueError, match=r"b has shape \(3, 2\) but a has shape \(2, 3\)"):
+        same_shape(torch.zeros(2, 3), torch.zeros(3, 2), "a", "b")
+    with pytest.raises(ValueError, match=r"b has shape \(6,\)"):
+        same_shape(torch.zeros(2, 3), torch.zeros(6), "a", "b")

@@ -10,70 +10,53 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests._distributed_problem import loss_fn, make_batches, make_towers
 from xmr_lite import distributed
 from xmr_lite.shared_space import Towers
 
-# The worker trains the same model with the same global batches as `_train_single` below.
+# The worker trains the same problem with the same global batches as `_train_single` below.
 WORKER = textwrap.dedent(
     """
     import sys
+
+    sys.path.insert(0, sys.argv[2])  # the repository root, for the tests package
     import torch
-    from xmr_lite import distributed, losses
-    from xmr_lite.shared_space import Towers
+    from xmr_lite import distributed
+    from tests._distributed_problem import loss_fn, make_batches, make_towers
 
     torch.set_num_threads(1)
     rank, world = distributed.init_from_env("gloo")
-    torch.manual_seed(0)
-    towers = Towers({"a": 6, "b": 4}, dim=5, hidden=8)
-    generator = torch.Generator().manual_seed(1)
-    batches = [
-        {"a": torch.randn(8, 6, generator=generator), "b": torch.randn(8, 4, generator=generator)} for _ in range(6)
-    ]
-
-    def loss_fn(model, batch):
-        z = model(batch)
-        return losses.info_nce(distributed.all_gather_with_grad(z["a"]), distributed.all_gather_with_grad(z["b"]), 0.5)
-
+    towers = make_towers()
     model = distributed.BatchForward(towers)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-    history = distributed.fit_distributed(model, loss_fn, optimizer, batches, epochs=2, progress=False)
+    history = distributed.fit_distributed(model, loss_fn, optimizer, make_batches(), epochs=2, progress=False)
     if rank == 0:
         torch.save(towers.state_dict(), sys.argv[1])
     print(f"rank {rank} of {world}: {history.steps} steps")
     torch.distributed.destroy_process_group()
     """
 )
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _train_single() -> Towers:
-    from xmr_lite import losses, train
+    from xmr_lite import train
 
-    torch.manual_seed(0)
-    towers = Towers({"a": 6, "b": 4}, dim=5, hidden=8)
-    generator = torch.Generator().manual_seed(1)
-    batches = [
-        {"a": torch.randn(8, 6, generator=generator), "b": torch.randn(8, 4, generator=generator)} for _ in range(6)
-    ]
-
-    def loss_fn(model, batch):
-        z = model(batch)
-        return losses.info_nce(distributed.all_gather_with_grad(z["a"]), distributed.all_gather_with_grad(z["b"]), 0.5)
-
+    towers = make_towers()
     model = distributed.BatchForward(towers)
-    train.fit(
-        model, loss_fn, torch.optim.SGD(model.parameters(), lr=0.5), batches, epochs=2, progress=False, device="cpu"
-    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    train.fit(model, loss_fn, optimizer, make_batches(), epochs=2, progress=False, device="cpu")
     return towers
 
 
 def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    out = distributed.launch(script, nproc=2, args=[str(tmp_path / "state.pt")], timeout=240)
+    out = distributed.launch(script, nproc=2, args=[str(tmp_path / "state.pt"), str(REPO_ROOT)], timeout=240)
     assert "rank 0 of 2: 12 steps" in out and "rank 1 of 2: 12 steps" in out
     ddp_state = torch.load(tmp_path / "state.pt")
     single_state = _train_single().state_dict()
-    initial = Towers({"a": 6, "b": 4}, dim=5, hidden=8).state_dict()
+    initial = make_towers().state_dict()
     moved = max(float((single_state[k] - initial[k]).abs().max()) for k in single_state)
     assert moved > 1e-2  # training changed the weights, so agreement is not trivial
     for key, value in single_state.items():

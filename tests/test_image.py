@@ -272,19 +272,23 @@ def test_models_reject_uint8_and_foreign_devices():
             xi.SmallCNN()(torch.zeros(1, 1, 28, 28, device="cuda"))
 
 
-def test_model_arguments_are_validated():
-    with pytest.raises(ValueError, match="widths must be a non-empty sequence"):
-        xi.SmallCNN(widths=())
-    with pytest.raises(ValueError, match="image_size=4 is too small"):
-        xi.SmallCNN(image_size=4, widths=(8, 8, 8))
-    with pytest.raises(ValueError, match="embed_dim must be an int >= 1"):
-        xi.SmallVGG(embed_dim=0)
-    with pytest.raises(ValueError, match="dropout must be in"):
-        xi.SmallVGG(dropout=1.0)
-    with pytest.raises(ValueError, match="blocks_per_stage must be an int >= 1"):
-        xi.SmallResNet(blocks_per_stage=0)
-    with pytest.raises(ValueError, match="residual must be a bool"):
-        xi.SmallResNet(residual=1)
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "match"),
+    [
+        (xi.SmallCNN, {"widths": ()}, "widths must be a non-empty sequence"),
+        (xi.SmallCNN, {"image_size": 4, "widths": (8, 8, 8)}, "image_size=4 is too small for 3 halving poolings"),
+        (xi.SmallVGG, {"embed_dim": 0}, "embed_dim must be an int >= 1"),
+        (xi.SmallVGG, {"dropout": 1.0}, "dropout must be in"),
+        (xi.SmallVGG, {"image_size": 2, "widths": (8, 8)}, "image_size=2 is too small for 2 halving poolings"),
+        (xi.SmallResNet, {"blocks_per_stage": 0}, "blocks_per_stage must be an int >= 1"),
+        (xi.SmallResNet, {"residual": 1}, "residual must be a bool"),
+        (xi.SmallResNet, {"image_size": 2, "widths": (8, 8, 8)}, "image_size=2 is too small for 2 stride-2 stages"),
+        (xi.SmallResNet, {"in_channels": 0}, "in_channels must be an int >= 1"),
+    ],
+)
+def test_model_arguments_are_validated(cls, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cls(**kwargs)
 
 
 def test_smallcnn_layout_and_parameter_count():

@@ -8,17 +8,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 
+from tests._search_helpers import assert_search_refuses, assert_untrained_refuses, blobs, recall
 from xmr_lite.search import ExactIndex, IVFIndex, PQIndex, ProductQuantizer, assign, kmeans, kmeans_plus_plus
-
-
-def blobs(rng: np.random.Generator, n: int = 2000, d: int = 8) -> np.ndarray:
-    centres = rng.normal(scale=4.0, size=(12, d))
-    return (centres[rng.integers(0, 12, n)] + rng.normal(size=(n, d))).astype(np.float32)
-
-
-def recall(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(found, truth, strict=True)]))
-
 
 # k-means
 
@@ -170,22 +161,14 @@ def test_ivf_bad_input():
     with pytest.raises(ValueError, match="nprobe must satisfy 1 <= nprobe <= nlist=4"):
         IVFIndex(8, nlist=4, nprobe=5)
     index = IVFIndex(8, nlist=4, metric="dot", nprobe=2, device="cpu")
-    with pytest.raises(ValueError, match="not trained"):
-        index.add(x)
-    with pytest.raises(ValueError, match="not trained"):
-        index.search(x, 1)
+    assert_untrained_refuses(index, x)
     with pytest.raises(ValueError, match="needs at least nlist=60"):
         IVFIndex(8, nlist=60, device="cpu").train(x)
     with pytest.raises(ValueError, match="centroids must have shape"):
         index.train(centroids=np.ones((3, 8)))
     index.train(x)
     index.add(x)
-    with pytest.raises(ValueError, match="nprobe must satisfy"):
-        index.search(x, 1, nprobe=9)
-    with pytest.raises(ValueError, match="1 <= k <= 50"):
-        index.search(x, 51)
-    with pytest.raises(ValueError, match="D=3 but the index has dimension=8"):
-        index.search(np.ones((1, 3)), 1)
+    assert_search_refuses(index, x, too_many_probes=9)
 
 
 # product quantisation

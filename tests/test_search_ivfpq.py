@@ -8,23 +8,15 @@ from faiss.contrib.inspect_tools import get_invlist
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from tests._search_helpers import assert_search_refuses, assert_untrained_refuses, blobs, recall
 from xmr_lite.search import ExactIndex, IVFPQIndex
 
 D, NLIST, M = 16, 20, 4
 ADC_TOLERANCE = 1e-4  # relative; ours sums the terms in another order than faiss (float32)
 
 
-def blobs(rng: np.random.Generator, n: int, d: int = D) -> np.ndarray:
-    centres = rng.normal(scale=4.0, size=(12, d))
-    return (centres[rng.integers(0, 12, n)] + rng.normal(size=(n, d))).astype(np.float32)
-
-
 def unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def recall(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(found, truth, strict=True)]))
 
 
 def faiss_ivfpq(index: IVFPQIndex, x: np.ndarray) -> tuple[faiss.IndexIVFPQ, faiss.Index]:
@@ -42,7 +34,7 @@ def faiss_ivfpq(index: IVFPQIndex, x: np.ndarray) -> tuple[faiss.IndexIVFPQ, fai
 
 def trained(seed: int, metric: str, nprobe: int, device, rerank: int = 0) -> tuple:
     rng = np.random.default_rng(seed)
-    x, q = blobs(rng, 2000), blobs(rng, 40)
+    x, q = blobs(rng, 2000, D), blobs(rng, 40, D)
     index = IVFPQIndex(D, NLIST, M, 8, metric, nprobe, rerank, device=device)
     index.train(x, n_iter=8, random_state=0)
     index.add(torch.from_numpy(x[:1200]).to(device))
@@ -160,10 +152,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="rerank must be an int >= 0"):
         IVFPQIndex(8, nlist=4, m=2, nprobe=2, rerank=-1)
     index = IVFPQIndex(8, nlist=4, m=2, nbits=8, metric="dot", nprobe=2, device="cpu")
-    with pytest.raises(ValueError, match="not trained"):
-        index.add(x)
-    with pytest.raises(ValueError, match="not trained"):
-        index.search(x, 1)
+    assert_untrained_refuses(index, x)
     with pytest.raises(ValueError, match="x is required"):
         index.train()
     with pytest.raises(ValueError, match="needs at least nlist=400"):
@@ -174,12 +163,7 @@ def test_bad_input():
         index.train(centroids=np.ones((4, 8)), codebooks=np.ones((2, 3, 4)))
     index.train(x)
     index.add(x)
-    with pytest.raises(ValueError, match="nprobe must satisfy"):
-        index.search(x, 1, nprobe=5)
-    with pytest.raises(ValueError, match="1 <= k <= 300"):
-        index.search(x, 301)
-    with pytest.raises(ValueError, match="D=3 but the index has dimension=8"):
-        index.search(np.ones((1, 3)), 1)
+    assert_search_refuses(index, x, too_many_probes=5)
     with pytest.raises(ValueError, match="x contains NaN"):
         index.add(np.full((2, 8), np.nan))
     with pytest.raises(ValueError, match="create the index with rerank > 0"):

@@ -158,24 +158,39 @@ def test_word2vec_scratch_learns_a_toy_corpus(architecture, device):
     assert _topic_gap(kv) > 0.3
 
 
-def test_word2vec_scratch_is_deterministic_for_a_seed(device):
+@pytest.mark.parametrize(
+    ("cls", "settings", "n_sentences"),
+    [
+        (Word2VecScratch, dict(vector_size=8, window=2, min_count=1, batch_size=64), 40),
+        (GloVeScratch, dict(vector_size=6, window=2, min_count=1, batch_size=16), 30),
+    ],
+)
+def test_scratch_models_are_deterministic_for_a_seed(cls, settings, n_sentences, device):
     def fit(seed):
-        model = Word2VecScratch(vector_size=8, window=2, min_count=1, batch_size=64, seed=seed, device=device)
-        return model.fit(toy_corpus(40), epochs=2, progress=False).vectors.vectors
+        model = cls(**settings, seed=seed, device=device)
+        return model.fit(toy_corpus(n_sentences), epochs=2, progress=False).vectors.vectors
 
     np.testing.assert_array_equal(fit(3), fit(3))
     assert not np.allclose(fit(3), fit(4))
 
 
-def test_word2vec_scratch_refuses_bad_input():
+@pytest.mark.parametrize("cls", [Word2VecScratch, GloVeScratch])
+def test_scratch_models_refuse_bad_input(cls):
     with pytest.raises(ValueError, match="sentences is empty"):
-        Word2VecScratch(device="cpu").fit([])
+        cls(device="cpu").fit([])
+    with pytest.raises(ValueError, match="not trained yet"):
+        _ = cls(device="cpu").vectors
+    with pytest.raises(ValueError, match="epochs must be"):
+        cls(device="cpu").fit([["a", "b"]], epochs=0)
+    for bad in ({"vector_size": 0}, {"batch_size": 0}, {"learning_rate": 0.0}):
+        (name,) = bad
+        with pytest.raises(ValueError, match=name):
+            cls(**bad)
+
+
+def test_word2vec_scratch_refuses_bad_input():
     with pytest.raises(ValueError, match="architecture must be one of"):
         Word2VecScratch(architecture="glove")
-    with pytest.raises(ValueError, match="not trained yet"):
-        _ = Word2VecScratch(device="cpu").vectors
-    with pytest.raises(ValueError, match="epochs must be"):
-        Word2VecScratch(device="cpu").fit([["a", "b"]], epochs=0)
     with pytest.raises(ValueError, match="no word occurs at least min_count=2"):
         Word2VecScratch(device="cpu").fit([["a", "b"]])
 
@@ -308,19 +323,9 @@ def test_glove_scratch_learns_a_toy_corpus(device):
     assert model.cooccurrence.shape == (10, 10)
 
 
-def test_glove_scratch_is_deterministic_and_validates(device):
-    def fit(seed):
-        model = GloVeScratch(vector_size=6, window=2, min_count=1, batch_size=16, seed=seed, device=device)
-        return model.fit(toy_corpus(30), epochs=2, progress=False).vectors.vectors
-
-    np.testing.assert_array_equal(fit(0), fit(0))
-    assert not np.allclose(fit(0), fit(1))
-    with pytest.raises(ValueError, match="sentences is empty"):
-        GloVeScratch(device="cpu").fit([])
+def test_glove_scratch_refuses_bad_input():
     with pytest.raises(ValueError, match="no co-occurrence"):
         GloVeScratch(min_count=1, device="cpu").fit([["a"], ["b"]])
-    with pytest.raises(ValueError, match="not trained yet"):
-        _ = GloVeScratch(device="cpu").vectors
     with pytest.raises(ValueError, match="alpha must be > 0"):
         GloVeScratch(alpha=0.0)
 

@@ -79,6 +79,17 @@ def same_device(x: torch.Tensor, y: torch.Tensor, name_y: str) -> None:
         raise ValueError(f"{name_y} is on {y.device} but the first input is on {x.device}")
 
 
+def same_shape(first: torch.Tensor, other: torch.Tensor, first_name: str, other_name: str) -> None:
+    """Raise unless ``other`` has the shape of ``first`` and sits on its device."""
+    if other.shape != first.shape:
+        raise ValueError(
+            f"{other_name} has shape {tuple(other.shape)} but {first_name} has shape {tuple(first.shape)}; "
+            "they must match"
+        )
+    if other.device != first.device:
+        raise ValueError(f"{other_name} is on {other.device} but {first_name} is on {first.device}")
+
+
 def common_dtype(*tensors: torch.Tensor) -> list[torch.Tensor]:
     """Promote floating tensors to one dtype (float32 with float64 gives float64)."""
     dtype = tensors[0].dtype

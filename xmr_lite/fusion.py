@@ -409,7 +409,7 @@ class _TokenFusion(_Fusion):
     with its residual follows; the output is the layer-normed mean of the present tokens.
     """
 
-    def __init__(self, dims: Sequence[int], out_dim: int, n_heads: int, ff_mult: int) -> None:
+    def __init__(self, dims: Sequence[int], out_dim: int, n_heads: int = 4, ff_mult: int = 2) -> None:
         super().__init__(dims, out_dim)
         self.n_heads = check_int(n_heads, "n_heads", 1)
         if self.out_dim % self.n_heads:
@@ -481,9 +481,6 @@ class SelfAttentionFusion(_TokenFusion):
         how much token ``i`` read from each token; masked columns are 0.
     """
 
-    def __init__(self, dims: Sequence[int], out_dim: int, n_heads: int = 4, ff_mult: int = 2) -> None:
-        super().__init__(dims, out_dim, n_heads, ff_mult)
-
     def build_attention(self) -> None:
         self.attention = nn.MultiheadAttention(self.out_dim, self.n_heads, batch_first=True)
 
@@ -532,9 +529,6 @@ class CrossAttentionFusion(_TokenFusion):
         much modality ``i`` read from each other modality. The diagonal and masked rows and
         columns are 0; a present row sums to 1 when another modality is present, else to 0.
     """
-
-    def __init__(self, dims: Sequence[int], out_dim: int, n_heads: int = 4, ff_mult: int = 2) -> None:
-        super().__init__(dims, out_dim, n_heads, ff_mult)
 
     def build_attention(self) -> None:
         self.query = nn.Linear(self.out_dim, self.out_dim)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import torch
 from torch.nn import functional as F  # noqa: N812 - the PyTorch convention
 
-from xmr_lite._checks import check_choice, check_finite, check_ndim, check_number
+from xmr_lite._checks import check_choice, check_finite, check_ndim, check_number, same_shape
 
 MINING = ("batch_all", "batch_hard", "semi_hard")
 """The mining strategies accepted by :func:`batch_triplet_loss`."""
@@ -51,14 +51,13 @@ def _embeddings(x: object, name: str) -> torch.Tensor:
     return x
 
 
-def _same_shape(first: torch.Tensor, other: torch.Tensor, first_name: str, other_name: str) -> None:
-    if other.shape != first.shape:
-        raise ValueError(
-            f"{other_name} has shape {tuple(other.shape)} but {first_name} has shape {tuple(first.shape)}; "
-            "they must match"
-        )
-    if other.device != first.device:
-        raise ValueError(f"{other_name} is on {other.device} but {first_name} is on {first.device}")
+def _matching_embeddings(named: dict[str, object]) -> list[torch.Tensor]:
+    """Check each (B, D) input of ``named`` (name -> value), then that all match the first's shape and device."""
+    checked = [_embeddings(x, name) for name, x in named.items()]
+    names = list(named)
+    for other, other_name in zip(checked[1:], names[1:], strict=True):
+        same_shape(checked[0], other, names[0], other_name)
+    return checked
 
 
 def _labels(labels: object, batch: int, device: torch.device, name: str = "labels") -> torch.Tensor:
@@ -131,9 +130,7 @@ def contrastive_loss(x1: torch.Tensor, x2: torch.Tensor, same: torch.Tensor, mar
     -----
     Taught in chapter 9.
     """
-    x1 = _embeddings(x1, "x1")
-    x2 = _embeddings(x2, "x2")
-    _same_shape(x1, x2, "x1", "x2")
+    x1, x2 = _matching_embeddings({"x1": x1, "x2": x2})
     same = _labels(same, x1.shape[0], x1.device, "same")
     if not bool(((same == 0) | (same == 1)).all()):
         raise ValueError("same must hold only 0 and 1")
@@ -165,11 +162,7 @@ def triplet_loss(
     -----
     Taught in chapter 9.
     """
-    anchor = _embeddings(anchor, "anchor")
-    positive = _embeddings(positive, "positive")
-    negative = _embeddings(negative, "negative")
-    _same_shape(anchor, positive, "anchor", "positive")
-    _same_shape(anchor, negative, "anchor", "negative")
+    anchor, positive, negative = _matching_embeddings({"anchor": anchor, "positive": positive, "negative": negative})
     margin = check_number(margin, "margin", minimum=0)
     return F.relu(_safe_norm(anchor - positive) - _safe_norm(anchor - negative) + margin).mean()
 
@@ -294,9 +287,7 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.07, symmet
     -----
     Taught in chapter 9, which also shows the effect of batch size and temperature.
     """
-    a = _embeddings(a, "a")
-    b = _embeddings(b, "b")
-    _same_shape(a, b, "a", "b")
+    a, b = _matching_embeddings({"a": a, "b": b})
     check_number(temperature, "temperature", minimum=0, strict=True)
     if not isinstance(symmetric, bool):
         raise ValueError(f"symmetric must be a bool, got {type(symmetric).__name__}")
@@ -351,9 +342,7 @@ def multi_positive_info_nce(
     -----
     Taught in chapter 9 (an exercise on false negatives).
     """
-    a = _embeddings(a, "a")
-    b = _embeddings(b, "b")
-    _same_shape(a, b, "a", "b")
+    a, b = _matching_embeddings({"a": a, "b": b})
     labels = _labels(labels, a.shape[0], a.device)
     check_number(temperature, "temperature", minimum=0, strict=True)
     logits = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / temperature

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 - the PyTorch convention
 
-from xmr_lite._checks import check_finite, check_int, check_ndim, check_number
+from xmr_lite._checks import check_finite, check_int, check_ndim, check_number, same_shape
 
 
 def _float_tensor(x: object, name: str, shape_hint: str) -> torch.Tensor:
@@ -83,13 +83,7 @@ def bpr_loss(positive_scores: torch.Tensor, negative_scores: torch.Tensor) -> to
     """
     pos = _float_tensor(positive_scores, "positive_scores", "(B,)")
     neg = _float_tensor(negative_scores, "negative_scores", "(B,)")
-    if pos.shape != neg.shape:
-        raise ValueError(
-            f"negative_scores has shape {tuple(neg.shape)} but positive_scores has shape {tuple(pos.shape)}; "
-            "they must match"
-        )
-    if pos.device != neg.device:
-        raise ValueError(f"negative_scores is on {neg.device} but positive_scores is on {pos.device}")
+    same_shape(pos, neg, "positive_scores", "negative_scores")
     return F.softplus(neg - pos).mean()
 
 

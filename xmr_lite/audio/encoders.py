@@ -26,6 +26,12 @@ class _AudioEncoder(nn.Module):
         # log-mel values are in dB, far from unit scale: every encoder first standardises each band
         self.norm = nn.BatchNorm1d(self.n_mels)
 
+    def _projection(self, in_features: int, dropout: float, *first: nn.Module) -> nn.Sequential:
+        """The layers to the embedding: ``first``, dropout, then a linear map (in_features -> dimension)."""
+        return nn.Sequential(
+            *first, nn.Dropout(check_number(dropout, "dropout", 0.0)), nn.Linear(in_features, self.dimension)
+        )
+
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
             raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")
@@ -115,9 +121,7 @@ class AudioCNN(_AudioEncoder):
         bins = self.n_mels
         for _ in channels:
             bins = -(-bins // 2)  # each pooling halves the mel axis, rounding up
-        self.project = nn.Sequential(
-            nn.Dropout(check_number(dropout, "dropout", 0.0)), nn.Linear(c_in * bins, embed_dim)
-        )
+        self.project = self._projection(c_in * bins, dropout)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         h = self.blocks(self.norm(x).unsqueeze(1))  # (B, C, n_mels', frames')
@@ -158,9 +162,7 @@ class AudioGRU(_AudioEncoder):
             batch_first=True,
             bidirectional=True,
         )
-        self.project = nn.Sequential(
-            nn.Dropout(check_number(dropout, "dropout", 0.0)), nn.Linear(2 * hidden_size, embed_dim)
-        )
+        self.project = self._projection(2 * hidden_size, dropout)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         outputs, _ = self.gru(self.norm(x).transpose(1, 2))  # (B, frames, 2 * hidden)
@@ -223,9 +225,7 @@ class DilatedConvEncoder(_AudioEncoder):
         """Frames that one output frame depends on."""
         self.inp = nn.Conv1d(self.n_mels, channels, 1)
         self.blocks = nn.Sequential(*[_GatedResidualBlock(channels, kernel_size, 2**i) for i in range(n_blocks)])
-        self.project = nn.Sequential(
-            nn.ReLU(), nn.Dropout(check_number(dropout, "dropout", 0.0)), nn.Linear(channels, embed_dim)
-        )
+        self.project = self._projection(channels, dropout, nn.ReLU())
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         h = self.blocks(self.inp(self.norm(x)))  # (B, channels, frames)

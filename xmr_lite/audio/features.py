@@ -73,11 +73,26 @@ def melspectrogram(
     (…, n_mels, frames) tensor or array of the same kind and device as ``wave``.
     """
     w, from_numpy = _as_wave(wave)
+    fb, n_fft = _filterbank_for(w, sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm)
+    rows = _mel_rows(w, power, fb, n_fft, hop_length, win_length, window, center, pad_mode)  # (…, frames, n_mels)
+    return to_output(rows.transpose(-1, -2), from_numpy)  # (…, n_mels, frames)
+
+
+def _filterbank_for(
+    w: torch.Tensor,
+    sample_rate: float,
+    n_fft: int,
+    n_mels: int,
+    f_min: float,
+    f_max: float | None,
+    mel_scale: str,
+    norm: str | None,
+) -> tuple[torch.Tensor, int]:
+    """The (n_fft // 2 + 1, n_mels) filterbank for a wave ``w`` (its dtype and device) and the checked ``n_fft``."""
     _check_sample_rate(sample_rate)
     n_fft = check_int(n_fft, "n_fft", minimum=2)
     fb = mel_filterbank(n_fft // 2 + 1, sample_rate, n_mels, f_min, f_max, mel_scale, norm, w.dtype, w.device)
-    rows = _mel_rows(w, power, fb, n_fft, hop_length, win_length, window, center, pad_mode)  # (…, frames, n_mels)
-    return to_output(rows.transpose(-1, -2), from_numpy)  # (…, n_mels, frames)
+    return fb, n_fft
 
 
 def power_to_db(power: ArrayLike, ref: float = 1.0, amin: float = 1e-10, top_db: float | None = 80.0) -> ArrayLike:
@@ -122,6 +137,15 @@ def _to_db(power: torch.Tensor, ref: float, amin: float, top_db: float | None) -
     return db
 
 
+def _check_mfcc_sizes(n_mels: object, n_mfcc: object) -> tuple[int, int]:
+    """``n_mels`` and ``n_mfcc`` as ints after checking 1 <= n_mfcc <= n_mels."""
+    n_mels = check_int(n_mels, "n_mels")
+    n_mfcc = check_int(n_mfcc, "n_mfcc")
+    if n_mfcc > n_mels:
+        raise ValueError(f"n_mfcc must be <= n_mels={n_mels}, got {n_mfcc}")
+    return n_mels, n_mfcc
+
+
 def dct_matrix(n_mels: int, n_mfcc: int, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
     """The orthonormal DCT-II, truncated to its first ``n_mfcc`` basis vectors (chapter 6).
 
@@ -141,10 +165,7 @@ def dct_matrix(n_mels: int, n_mfcc: int, dtype: torch.dtype = torch.float32, dev
     -------
     (n_mels, n_mfcc) tensor, the layout of ``torchaudio.functional.create_dct``.
     """
-    n_mels = check_int(n_mels, "n_mels")
-    n_mfcc = check_int(n_mfcc, "n_mfcc")
-    if n_mfcc > n_mels:
-        raise ValueError(f"n_mfcc must be <= n_mels={n_mels}, got {n_mfcc}")
+    n_mels, n_mfcc = _check_mfcc_sizes(n_mels, n_mfcc)
     n = torch.arange(n_mels, dtype=torch.float64)[:, None]
     k = torch.arange(n_mfcc, dtype=torch.float64)[None, :]
     basis = torch.cos(math.pi * k * (n + 0.5) / n_mels) * math.sqrt(2.0 / n_mels)
@@ -203,13 +224,8 @@ def mfcc(
     (…, n_mfcc, frames) tensor or array of the same kind and device as ``wave``.
     """
     w, from_numpy = _as_wave(wave)
-    n_mfcc = check_int(n_mfcc, "n_mfcc")
-    n_mels = check_int(n_mels, "n_mels")
-    if n_mfcc > n_mels:
-        raise ValueError(f"n_mfcc must be <= n_mels={n_mels}, got {n_mfcc}")
-    _check_sample_rate(sample_rate)
-    n_fft = check_int(n_fft, "n_fft", minimum=2)
-    fb = mel_filterbank(n_fft // 2 + 1, sample_rate, n_mels, f_min, f_max, mel_scale, norm, w.dtype, w.device)
+    n_mels, n_mfcc = _check_mfcc_sizes(n_mels, n_mfcc)
+    fb, n_fft = _filterbank_for(w, sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm)
     rows = _mel_rows(w, power, fb, n_fft, hop_length, win_length, window, center, pad_mode)  # (…, frames, n_mels)
     log_mel = _to_db(rows, ref, amin, top_db)  # a clip's peak is the same in either layout
     basis = dct_matrix(n_mels, n_mfcc, dtype=log_mel.dtype, device=log_mel.device)

@@ -27,6 +27,19 @@ class _ImageModel(nn.Module):
     feature_layer: str
     embed_dim = deprecated_alias("dimension", "embed_dim")
 
+    def _check_sizes(
+        self, in_channels: object, image_size: object, n_classes: object, widths: object
+    ) -> tuple[int, list[int]]:
+        """Check and keep ``in_channels`` and ``image_size``; return the checked ``n_classes`` and ``widths``."""
+        self.in_channels = check_int(in_channels, "in_channels", 1)
+        self.image_size = check_int(image_size, "image_size", 1)
+        return check_int(n_classes, "n_classes", 1), _check_widths(widths)
+
+    def _check_halvings(self, halvings: int, what: str) -> None:
+        """Raise unless ``image_size`` is at least ``2**halvings``; ``what`` names the halving layers."""
+        if self.image_size < 2**halvings:
+            raise ValueError(f"image_size={self.image_size} is too small for {halvings} {what}")
+
     def check_input(self, x: torch.Tensor) -> torch.Tensor:
         """Raise ``ValueError`` unless ``x`` is a float (B, in_channels, image_size, image_size) batch."""
         return check_images(x, self.in_channels, self.image_size, _model_device(self))
@@ -81,13 +94,9 @@ class SmallCNN(_ImageModel):
         widths: Sequence[int] = (16, 32),
     ) -> None:
         super().__init__()
-        self.in_channels = check_int(in_channels, "in_channels", 1)
-        self.image_size = check_int(image_size, "image_size", 1)
+        n_classes, widths = self._check_sizes(in_channels, image_size, n_classes, widths)
         self.dimension = check_int(embed_dim, "embed_dim", 1)
-        n_classes = check_int(n_classes, "n_classes", 1)
-        widths = _check_widths(widths)
-        if image_size < 2 ** len(widths):
-            raise ValueError(f"image_size={image_size} is too small for {len(widths)} halving poolings")
+        self._check_halvings(len(widths), "halving poolings")
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         channels, size = in_channels, image_size
         for i, width in enumerate(widths, start=1):
@@ -133,16 +142,12 @@ class SmallVGG(_ImageModel):
         dropout: float = 0.3,
     ) -> None:
         super().__init__()
-        self.in_channels = check_int(in_channels, "in_channels", 1)
-        self.image_size = check_int(image_size, "image_size", 1)
+        n_classes, widths = self._check_sizes(in_channels, image_size, n_classes, widths)
         self.dimension = check_int(embed_dim, "embed_dim", 1)
-        n_classes = check_int(n_classes, "n_classes", 1)
-        widths = _check_widths(widths)
         convs_per_stage = check_int(convs_per_stage, "convs_per_stage", 1)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if image_size < 2 ** len(widths):
-            raise ValueError(f"image_size={image_size} is too small for {len(widths)} halving poolings")
+        self._check_halvings(len(widths), "halving poolings")
         stages: OrderedDict[str, nn.Module] = OrderedDict()
         channels, size = in_channels, image_size
         for i, width in enumerate(widths, start=1):
@@ -210,15 +215,11 @@ class SmallResNet(_ImageModel):
         image_size: int = 28,
     ) -> None:
         super().__init__()
-        self.in_channels = check_int(in_channels, "in_channels", 1)
-        self.image_size = check_int(image_size, "image_size", 1)
-        n_classes = check_int(n_classes, "n_classes", 1)
-        widths = _check_widths(widths)
+        n_classes, widths = self._check_sizes(in_channels, image_size, n_classes, widths)
         blocks_per_stage = check_int(blocks_per_stage, "blocks_per_stage", 1)
         if not isinstance(residual, bool):
             raise ValueError(f"residual must be a bool, got {residual!r}")
-        if image_size < 2 ** (len(widths) - 1):
-            raise ValueError(f"image_size={image_size} is too small for {len(widths) - 1} stride-2 stages")
+        self._check_halvings(len(widths) - 1, "stride-2 stages")
         self.residual = residual
         self.dimension = widths[-1]
         self.feature_layer = "avgpool"

@@ -8,7 +8,7 @@ same neighbours as :class:`faiss.IndexIVFFlat`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -149,16 +149,10 @@ class IVFIndex(DimAlias):
         xp = self._prepare(t)
         cells = self._coarse(xp, 1).squeeze(1)
         ids = torch.arange(self._ntotal, self._ntotal + len(xp), device=self.device)
-        order = torch.argsort(cells, stable=True)
-        counts = torch.bincount(cells, minlength=self.nlist).tolist()
-        start = 0
-        for cell, count in enumerate(counts):
-            if count:
-                rows = order[start : start + count]
-                self._lists[cell].append(xp[rows])
-                self._list_ids[cell].append(ids[rows])
-                self._scan_cache.pop(cell, None)
-                start += count
+        for cell, rows in _rows_by_cell(cells, self.nlist):
+            self._lists[cell].append(xp[rows])
+            self._list_ids[cell].append(ids[rows])
+            self._scan_cache.pop(cell, None)
         self._ntotal += len(xp)
 
     def list_sizes(self) -> list[int]:
@@ -220,15 +214,8 @@ class IVFIndex(DimAlias):
             return self._scan(qp[visits // nprobe], cell, vectors), ids
 
         scores, found = _best_of_probed_cells(probes, self.nlist, k, scan)
-        scores = self._to_convention(scores, found)
+        scores = _to_convention(scores, found, self.metric)
         return to_output(scores.to(qt.device), from_numpy), to_output(found.to(qt.device), from_numpy)
-
-    def _to_convention(self, scores: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        if is_distance(self.metric):
-            scores = (-scores).clamp_min(0.0)
-            if self.metric == "euclidean":
-                scores = scores.sqrt()
-        return scores.masked_fill(ids < 0, missing_score(self.metric))
 
     def save(self, path: str | Path) -> None:
         """Write centroids, lists and settings to a torch file."""
@@ -258,6 +245,29 @@ class IVFIndex(DimAlias):
                 index._list_ids[cell] = [ids.to(index.device)]
         index._ntotal = int(state["ntotal"])
         return index
+
+
+def _rows_by_cell(cells: torch.Tensor, nlist: int) -> Iterator[tuple[int, torch.Tensor]]:
+    """(N,) int64 cell of each row -> ``(cell, rows)`` for every non-empty cell, rows in input order."""
+    order = torch.argsort(cells, stable=True)
+    counts = torch.bincount(cells, minlength=nlist).tolist()
+    start = 0
+    for cell, count in enumerate(counts):
+        if count:
+            yield cell, order[start : start + count]
+            start += count
+
+
+def _to_convention(scores: torch.Tensor, ids: torch.Tensor, metric: str) -> torch.Tensor:
+    """(Q, k) larger-is-better scores -> the metric's convention; places with id -1 get the missing score.
+
+    Negated squared distances become distances (their square roots for ``"euclidean"``).
+    """
+    if is_distance(metric):
+        scores = (-scores).clamp_min(0.0)
+        if metric == "euclidean":
+            scores = scores.sqrt()
+    return scores.masked_fill(ids < 0, missing_score(metric))
 
 
 def _best_of_probed_cells(
@@ -290,16 +300,8 @@ def _best_of_probed_cells(
         Best first. Places with no candidate have score ``-inf`` and id ``-1``.
     """
     n_queries, nprobe = probes.shape
-    flat = probes.reshape(-1)
-    order = torch.argsort(flat, stable=True)
-    counts = torch.bincount(flat, minlength=nlist).tolist()
     visited, values, found_ids = [], [], []
-    start = 0
-    for cell, count in enumerate(counts):
-        if not count:
-            continue
-        visits = order[start : start + count]
-        start += count
+    for cell, visits in _rows_by_cell(probes.reshape(-1), nlist):
         scanned = scan(cell, visits)
         if scanned is None:
             continue

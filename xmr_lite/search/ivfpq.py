@@ -20,10 +20,9 @@ from xmr_lite.search._common import (
     check_metric,
     check_vectors,
     is_distance,
-    missing_score,
     resolve_dimension,
 )
-from xmr_lite.search.ivf import IVFIndex, _best_of_probed_cells
+from xmr_lite.search.ivf import IVFIndex, _best_of_probed_cells, _rows_by_cell, _to_convention
 from xmr_lite.search.pq import ProductQuantizer
 
 
@@ -180,17 +179,11 @@ class IVFPQIndex(DimAlias):
         codes = self.pq.encode(self._residuals(xp, cells))
         bias = self._code_bias(codes, cells)  # type: ignore[arg-type]
         ids = torch.arange(self._ntotal, self._ntotal + len(xp), device=self.device)
-        order = torch.argsort(cells, stable=True)
-        counts = torch.bincount(cells, minlength=self.nlist).tolist()
-        start = 0
-        for cell, count in enumerate(counts):
-            if count:
-                rows = order[start : start + count]
-                self._codes[cell].append(codes[rows])  # type: ignore[index]
-                self._ids[cell].append(ids[rows])
-                self._bias[cell].append(bias[rows])
-                self._one_hot.pop(cell, None)
-                start += count
+        for cell, rows in _rows_by_cell(cells, self.nlist):
+            self._codes[cell].append(codes[rows])  # type: ignore[index]
+            self._ids[cell].append(ids[rows])
+            self._bias[cell].append(bias[rows])
+            self._one_hot.pop(cell, None)
         if self.rerank:
             self._vectors.append(xp)
         self._ntotal += len(xp)
@@ -229,11 +222,14 @@ class IVFPQIndex(DimAlias):
 
     def _coarse_scores(self, qp: torch.Tensor, probes: torch.Tensor) -> torch.Tensor:
         """(Q, nprobe) the cell part of each score, larger is better: ``-|q - c|^2`` or ``q.c``."""
-        c = self.centroids[probes]  # type: ignore[index]  # (Q, nprobe, D)
+        return self._paired_scores(qp, self.centroids[probes])  # type: ignore[index]
+
+    def _paired_scores(self, qp: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+        """(Q, D) queries and (Q, S, D) vectors, one list per query -> (Q, S) ``-|q - y|^2`` or ``q.y``."""
         if is_distance(self.metric):
-            diff = qp.unsqueeze(1) - c
+            diff = qp.unsqueeze(1) - vectors
             return -(diff * diff).sum(-1)
-        return (qp.unsqueeze(1) * c).sum(-1)
+        return (qp.unsqueeze(1) * vectors).sum(-1)
 
     def _approximate(self, qp: torch.Tensor, depth: int, nprobe: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``depth`` best (Q, depth) approximate scores (larger is better) and ids."""
@@ -255,12 +251,7 @@ class IVFPQIndex(DimAlias):
 
     def _rerank(self, qp: torch.Tensor, ids: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact scores (larger is better) of a (Q, S) short list, the k best first."""
-        found = self.vectors[ids.clamp_min(0)]  # (Q, S, D)
-        if is_distance(self.metric):
-            diff = qp.unsqueeze(1) - found
-            exact = -(diff * diff).sum(-1)
-        else:
-            exact = (qp.unsqueeze(1) * found).sum(-1)
+        exact = self._paired_scores(qp, self.vectors[ids.clamp_min(0)])
         exact = exact.masked_fill(ids < 0, float("-inf"))
         keep = torch.topk(exact, k, dim=1)
         return keep.values, ids.gather(1, keep.indices)
@@ -296,7 +287,7 @@ class IVFPQIndex(DimAlias):
         scores, ids = self._approximate(qp, max(k, shortlist), nprobe)
         if shortlist:
             scores, ids = self._rerank(qp, ids, k)
-        scores = self._to_convention(scores, ids)
+        scores = _to_convention(scores, ids, self.metric)
         return to_output(scores.to(qt.device), from_numpy), to_output(ids.to(qt.device), from_numpy)
 
     def _check_rerank(self, rerank: object, k: int) -> int:
@@ -306,13 +297,6 @@ class IVFPQIndex(DimAlias):
         if value and value < k:
             raise ValueError(f"rerank must be 0 or at least k={k}, got {value}")
         return min(value, len(self))
-
-    def _to_convention(self, scores: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        if is_distance(self.metric):
-            scores = (-scores).clamp_min(0.0)
-            if self.metric == "euclidean":
-                scores = scores.sqrt()
-        return scores.masked_fill(ids < 0, missing_score(self.metric))
 
     def save(self, path: str | Path) -> None:
         """Write centroids, codebooks, lists (and re-rank vectors) and settings to a torch file."""

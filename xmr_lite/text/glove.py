@@ -18,10 +18,9 @@ import numpy as np
 import scipy.sparse
 import torch
 from gensim.models import KeyedVectors
-from tqdm.auto import tqdm
 
 from xmr_lite._checks import ArrayLike, as_tensor, check_finite, check_int, to_output
-from xmr_lite._runtime import get_device
+from xmr_lite.text._scratch import _ScratchWordModel, _train_step
 from xmr_lite.text.tokens import Corpus, Vocabulary, check_corpus
 from xmr_lite.text.vectors import keyed_vectors
 
@@ -159,7 +158,7 @@ def glove_loss(
     return (glove_weight(x, x_max, alpha) * residual**2).sum()
 
 
-class GloVeScratch:
+class GloVeScratch(_ScratchWordModel):
     """GloVe trained from scratch with AdaGrad in torch.
 
     Parameters
@@ -185,6 +184,8 @@ class GloVeScratch:
 
     Attributes
     ----------
+    dimension : int
+        The width of the word vectors, ``vector_size`` (gensim's name).
     vocabulary : Vocabulary
     cooccurrence : (V, V) scipy.sparse.csr_matrix
         The matrix X, set by :meth:`fit`.
@@ -211,27 +212,16 @@ class GloVeScratch:
         seed: int = 0,
         device: torch.device | str | None = None,
     ) -> None:
-        vector_size, batch_size = check_int(vector_size, "vector_size"), check_int(batch_size, "batch_size")
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+        self._set_common(vector_size, min_count, learning_rate, batch_size, seed, device)
         glove_weight(np.ones(1), x_max, alpha)  # validates x_max and alpha
-        self.vector_size = int(vector_size)
         self.window = window
-        self.min_count = min_count
         self.x_max = x_max
         self.alpha = alpha
-        self.learning_rate = learning_rate
-        self.batch_size = int(batch_size)
-        self.seed = seed
-        self.device = torch.device(device) if device is not None else get_device()
-        self.vocabulary: Vocabulary | None = None
         self.cooccurrence: scipy.sparse.csr_matrix | None = None
-        self.loss_history: list[float] = []
-
-    @property
-    def dimension(self) -> int:
-        """The width of the word vectors (the constructor's ``vector_size``, gensim's name)."""
-        return self.vector_size
+        self.w: torch.Tensor | None = None
+        self.w_context: torch.Tensor | None = None
+        self.b: torch.Tensor | None = None
+        self.b_context: torch.Tensor | None = None
 
     def fit(self, sentences: Corpus, epochs: int = 25, progress: bool = True) -> GloVeScratch:
         """Count co-occurrences, then minimise J from new random parameters.
@@ -271,23 +261,17 @@ class GloVeScratch:
         )
         shuffle = np.random.default_rng(self.seed)
 
-        self.loss_history = []
-        bar = tqdm(total=epochs, desc="GloVe", disable=not progress)
-        for _ in range(epochs):
+        def run_epoch() -> float:
             order = torch.as_tensor(shuffle.permutation(coo.nnz), device=device)
             total = 0.0
             for start in range(0, coo.nnz, self.batch_size):
                 batch = order[start : start + self.batch_size]
                 i, j = rows[batch], cols[batch]
                 loss = glove_loss(w[i], w_context[j], b[i], b_context[j], counts[batch], self.x_max, self.alpha)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach())
-            self.loss_history.append(total / coo.nnz)
-            bar.update(1)
-            bar.set_postfix(loss=f"{self.loss_history[-1]:.4f}")
-        bar.close()
+                total += _train_step(optimizer, loss)
+            return total / coo.nnz
+
+        self._run_epochs(epochs, "GloVe", progress, 4, run_epoch)
         self.w, self.w_context = w.detach(), w_context.detach()
         self.b, self.b_context = b.detach(), b_context.detach()
         return self
@@ -295,9 +279,7 @@ class GloVeScratch:
     @property
     def vectors(self) -> KeyedVectors:
         """The word vectors ``w + w~`` as gensim ``KeyedVectors`` (raises before :meth:`fit`)."""
-        if self.vocabulary is None or not hasattr(self, "w"):
-            raise ValueError("the model is not trained yet: call fit(sentences) first")
-        return keyed_vectors(self.vocabulary.words, self.w + self.w_context)
+        return self._keyed_vectors(self.w, self.w_context)
 
 
 def load_glove(max_words: int | None = None) -> KeyedVectors:

@@ -21,12 +21,11 @@ import numpy as np
 import torch
 from gensim.models import KeyedVectors, Word2Vec
 from torch.nn.functional import logsigmoid
-from tqdm.auto import tqdm
 
 from xmr_lite._checks import check_choice, check_int
-from xmr_lite._runtime import deterministic_algorithms, get_device
+from xmr_lite._runtime import deterministic_algorithms
+from xmr_lite.text._scratch import _ScratchWordModel, _train_step
 from xmr_lite.text.tokens import Corpus, Vocabulary, check_corpus
-from xmr_lite.text.vectors import keyed_vectors
 
 ARCHITECTURES = ("skipgram", "cbow")
 
@@ -200,7 +199,7 @@ def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
     return np.minimum(1.0, keep)
 
 
-class Word2VecScratch:
+class Word2VecScratch(_ScratchWordModel):
     """Word2Vec (skip-gram or CBOW) with negative sampling, written out in torch.
 
     Parameters
@@ -232,6 +231,8 @@ class Word2VecScratch:
 
     Attributes
     ----------
+    dimension : int
+        The width of the word vectors, ``vector_size`` (gensim's name).
     vocabulary : Vocabulary
         Set by :meth:`fit`.
     input_vectors : (V, D) tensor
@@ -260,29 +261,13 @@ class Word2VecScratch:
         device: torch.device | str | None = None,
     ) -> None:
         check_choice(architecture, "architecture", ARCHITECTURES)
-        vector_size, negative = check_int(vector_size, "vector_size"), check_int(negative, "negative")
-        batch_size = check_int(batch_size, "batch_size")
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
-        self.vector_size = int(vector_size)
+        self._set_common(vector_size, min_count, learning_rate, batch_size, seed, device)
+        self.negative = check_int(negative, "negative")
         self.window = _check_window(window)
         self.architecture = architecture
-        self.negative = int(negative)
-        self.min_count = min_count
         self.sample = sample
-        self.learning_rate = learning_rate
-        self.batch_size = int(batch_size)
-        self.seed = seed
-        self.device = torch.device(device) if device is not None else get_device()
-        self.vocabulary: Vocabulary | None = None
         self.input_vectors: torch.Tensor | None = None
         self.output_vectors: torch.Tensor | None = None
-        self.loss_history: list[float] = []
-
-    @property
-    def dimension(self) -> int:
-        """The width of the word vectors (the constructor's ``vector_size``, gensim's name)."""
-        return self.vector_size
 
     def fit(self, sentences: Corpus, epochs: int = 5, progress: bool = True) -> Word2VecScratch:
         """Build the vocabulary and train from new random vectors.
@@ -318,9 +303,7 @@ class Word2VecScratch:
         keep = keep_probabilities(self.vocabulary.counts, self.sample)
         optimizer = torch.optim.Adam([v, u], lr=self.learning_rate)
 
-        self.loss_history = []
-        bar = tqdm(total=epochs, desc=f"word2vec ({self.architecture})", disable=not progress)
-        for _ in range(epochs):
+        def run_epoch() -> float:
             kept = [s[rng.random(len(s)) < keep[s]] for s in encoded]
             if self.architecture == "skipgram":
                 pairs = skipgram_pairs(kept, self.window, rng)
@@ -344,15 +327,11 @@ class Word2VecScratch:
                     mask = (x >= 0).unsqueeze(-1).float()  # (B, 2w, 1)
                     input_vectors = (v[x.clamp_min(0)] * mask).sum(1) / mask.sum(1)
                 loss = negative_sampling_loss(input_vectors, u[y], u[noise_ids])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach())
+                total += _train_step(optimizer, loss)
                 batches += 1
-            self.loss_history.append(total / batches)
-            bar.update(1)
-            bar.set_postfix(loss=f"{self.loss_history[-1]:.3f}")
-        bar.close()
+            return total / batches
+
+        self._run_epochs(epochs, f"word2vec ({self.architecture})", progress, 3, run_epoch)
         self.input_vectors = v.detach()
         self.output_vectors = u.detach()
         return self
@@ -360,9 +339,7 @@ class Word2VecScratch:
     @property
     def vectors(self) -> KeyedVectors:
         """The trained input vectors as gensim ``KeyedVectors`` (raises before :meth:`fit`)."""
-        if self.vocabulary is None or self.input_vectors is None:
-            raise ValueError("the model is not trained yet: call fit(sentences) first")
-        return keyed_vectors(self.vocabulary.words, self.input_vectors)
+        return self._keyed_vectors(self.input_vectors)
 
 
 def _stable_hash(text: str) -> int:
