@@ -324,6 +324,55 @@ def test_splits_are_voice_disjoint_across_all_languages(all_voices):
         assert train and held_out and not train & held_out
 
 
+@pytest.fixture(scope="module")
+def more_voices() -> xd.XMRDigits:
+    return xd.load_xmr_digits(languages="all", more_voices=True)
+
+
+def test_more_voices_come_after_the_espeak_clips_unchanged(all_voices, more_voices):
+    n = len(all_voices.speech)
+    assert np.array_equal(more_voices.speech_voice[:n], all_voices.speech_voice)
+    assert np.array_equal(more_voices.speech_labels[:n], all_voices.speech_labels)
+    for i in (0, 777, n - 1):
+        assert np.array_equal(more_voices.speech_clip(i), all_voices.speech_clip(i))
+    assert set(all_voices.speech_synthesizer) == {"espeak-ng"}
+    assert set(more_voices.speech_synthesizer[:n]) == {"espeak-ng"}
+    assert np.array_equal(more_voices.real_speech_labels, all_voices.real_speech_labels)
+
+
+def test_more_voices_are_training_clips_in_english_italian_and_russian(all_voices, more_voices):
+    d, n = more_voices, len(all_voices.speech)
+    extra = np.arange(n, len(d.speech))
+    assert len(extra) == 300
+    names = ("speech_lengths", "speech_labels", "speech_voice", "speech_variant", "speech_split", "speech_language")
+    for name in names:
+        assert getattr(d, name).shape == (len(d.speech),), name
+    assert set(d.speech_synthesizer[extra]) == {"festival", "flite"}
+    assert set(d.speech_split[extra]) == {"train"}  # the held-out synthetic voices stay espeak-ng's
+    counts = {lang: int((d.speech_language[extra] == lang).sum()) for lang in ("en", "it", "ru")}
+    assert counts == {"en": 210, "it": 60, "ru": 30}
+    assert not set(d.speech_voice[extra]) & set(all_voices.speech_voice)
+    for voice in set(d.speech_voice[extra]):  # every voice and rate says every digit once
+        assert sorted(d.speech_labels[d.speech_voice == voice]) == list(range(10)), voice
+    for i in extra[::41]:
+        clip = d.speech_clip(int(i))
+        assert np.abs(clip).max() == pytest.approx(0.9, abs=1e-3)
+        assert not d.speech[i, len(clip) :].any()
+
+
+def test_more_voices_follow_the_language_filter():
+    spanish = xd.load_xmr_digits(languages="es", more_voices=True)
+    assert set(spanish.speech_synthesizer) == {"espeak-ng"} and len(spanish.speech) == 400
+    russian = xd.load_xmr_digits(languages="ru", more_voices=True)
+    assert int((russian.speech_synthesizer != "espeak-ng").sum()) == 30
+
+
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_more_voices_must_be_a_bool(value):
+    with pytest.raises(ValueError, match="more_voices"):
+        xd.load_xmr_digits(more_voices=value)
+
+
 def test_real_speakers_and_languages(all_voices):
     d = all_voices
     n = len(d.real_speech)
@@ -474,10 +523,23 @@ def recorded_versions_match(subdir: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("subdir", ["text", "photos", "xmr_digits"])
+def debian_version(package: str) -> str | None:
+    """The installed Debian version of ``package``, or None."""
+    if shutil.which("dpkg-query") is None:
+        return None
+    found = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True)
+    return found.stdout if found.returncode == 0 else None
+
+
+@pytest.mark.parametrize("subdir", ["text", "photos", "xmr_digits", "xmr_digits_voices"])
 def test_rebuild_is_byte_identical(subdir, tmp_path):
     if not recorded_versions_match(subdir):
         pytest.skip(f"installed versions differ from data/{subdir}/build_info.json")
+    if subdir == "xmr_digits_voices":
+        recorded = json.loads((DATA / subdir / "build_info.json").read_text(encoding="utf-8"))["debian"]
+        differ = {p: v for p, v in recorded.items() if debian_version(p) != v}
+        if differ:
+            pytest.skip(f"needs these Debian packages at these versions (apt): {differ}")
     prompts = Path("/usr/share/asterisk/sounds")
     needed = (
         "en_US_f_Allison",

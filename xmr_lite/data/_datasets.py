@@ -31,6 +31,8 @@ SPOKEN_LANGUAGES = ("en", "es", "fr", "it", "ru")
 _ENGLISH_SPEAKER = "Allison Smith"
 _MORE_SPEECH = ("speech_multilingual",)
 _MORE_REAL_SPEECH = ("real_speech_more", "real_speech_gpl")
+_MORE_VOICES = (("xmr_digits_voices", "speech"),)
+_ESPEAK = "espeak-ng"
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
@@ -62,15 +64,21 @@ def _pad_to(clips: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.pad(c, ((0, 0), (0, width - c.shape[1]))) for c in clips])
 
 
-def _speech_tables(stems: tuple[str, ...], languages: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, list]:
-    """Clips, lengths and table rows of the files ``stems``, keeping rows in ``languages``."""
+def _speech_tables(
+    stems: tuple[str | tuple[str, str], ...], languages: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, list]:
+    """Clips, lengths and table rows of the files ``stems``, keeping rows in ``languages``.
+
+    A stem is a file name in ``data/xmr_digits``, or a ``(subdir, stem)`` pair for another folder.
+    """
     blocks, lengths, rows = [], [], []
-    for stem in stems:
-        table = _read_tsv(asset_path("xmr_digits", f"{stem}.tsv"))
+    for entry in stems:
+        subdir, stem = entry if isinstance(entry, tuple) else ("xmr_digits", entry)
+        table = _read_tsv(asset_path(subdir, f"{stem}.tsv"))
         keep = [r for r in table if r.get("language", "en") in languages]
         if not keep:
             continue
-        clips, clip_lengths = _cut_clips(_read_audio(asset_path("xmr_digits", f"{stem}.flac")), keep)
+        clips, clip_lengths = _cut_clips(_read_audio(asset_path(subdir, f"{stem}.flac")), keep)
         blocks.append(clips)
         lengths.append(clip_lengths)
         rows += keep
@@ -103,6 +111,9 @@ class XMRDigits:
     The default ``load_xmr_digits()`` holds English speech only (``N = 600`` synthesised
     clips, ``N_real = 11`` recordings); ``load_xmr_digits(languages="all")`` adds Spanish,
     French, Italian and Russian (``N = 2200``, ``N_real = 81``). English rows come first.
+    ``more_voices=True`` appends the Festival and Flite training clips of the loaded
+    languages after the espeak-ng ones (English, Italian and Russian only: ``N = 2500``
+    with ``languages="all"``).
 
     Attributes
     ----------
@@ -122,14 +133,19 @@ class XMRDigits:
     speech_voice : (N,) str array
         The espeak-ng voice configuration, e.g. ``"en-us+f1/s160/p40"``: accent,
         variant (timbre), speed in words per minute, pitch (0-99). 60 English configurations
-        and 40 per other language, each saying all ten digits.
+        and 40 per other language, each saying all ten digits. For the Festival and Flite
+        clips, synthesiser, voice and speaking rate, e.g. ``"festival:kal_diphone/x0.85"``.
     speech_variant : (N,) str array
-        The variant part of ``speech_voice``. Splits are disjoint by variant, so also by voice,
-        in every language: a variant has the same split in all five.
+        The variant part of ``speech_voice`` (the voice, for Festival and Flite). Splits are
+        disjoint by variant, so also by voice, in every language: a variant has the same split
+        in all five.
     speech_split : (N,) str array
         36 / 12 / 12 English voice configurations (12 / 4 / 4 variants) in train / val / test.
+        The Festival and Flite clips are all ``"train"``.
     speech_language : (N,) str array
         Language of each clip, from ``SPOKEN_LANGUAGES``.
+    speech_synthesizer : (N,) str array
+        ``"espeak-ng"``, ``"festival"`` or ``"flite"``.
     real_speech : (N_real, L_real) float32 array
         Human recordings of the digits (Asterisk telephone prompts), resampled from 8 kHz to
         16 kHz and zero-padded: the out-of-domain test set. In English, Allison Smith's
@@ -165,6 +181,7 @@ class XMRDigits:
     speech_variant: np.ndarray
     speech_split: np.ndarray
     speech_language: np.ndarray
+    speech_synthesizer: np.ndarray
     real_speech: np.ndarray
     real_speech_lengths: np.ndarray
     real_speech_labels: np.ndarray
@@ -188,7 +205,7 @@ class XMRDigits:
         return self.real_speech[i, : self.real_speech_lengths[i]]
 
 
-def load_xmr_digits(languages: str | tuple[str, ...] | list[str] = "en") -> XMRDigits:
+def load_xmr_digits(languages: str | tuple[str, ...] | list[str] = "en", more_voices: bool = False) -> XMRDigits:
     """Load XMR-Digits, the book's tri-modal dataset (described in chapter 3).
 
     Parameters
@@ -196,6 +213,9 @@ def load_xmr_digits(languages: str | tuple[str, ...] | list[str] = "en") -> XMRD
     languages : str or sequence of str, default "en"
         Spoken languages to load: ``"all"``, one code or several from ``SPOKEN_LANGUAGES``.
         Only the speech arrays depend on it; images and texts are always all there.
+    more_voices : bool, default False
+        Also load the training clips of ``data/xmr_digits_voices`` (Festival and Flite
+        voices in English, Italian and Russian, chapter 9), after the espeak-ng clips.
 
     Returns
     -------
@@ -208,13 +228,17 @@ def load_xmr_digits(languages: str | tuple[str, ...] | list[str] = "en") -> XMRD
     ValueError
         If ``languages`` names an unknown language or none.
     DataIntegrityError
-        If a file of ``data/xmr_digits`` is missing or altered.
+        If a file of ``data/xmr_digits`` (or, with ``more_voices``, ``data/xmr_digits_voices``)
+        is missing or altered.
     """
     languages = _check_languages(languages)
+    if not isinstance(more_voices, (bool, np.bool_)):
+        raise ValueError(f"more_voices must be True or False, got {more_voices!r}")
     with np.load(asset_path("xmr_digits", "images.npz"), allow_pickle=False) as npz:
         images, image_labels, image_split = npz["images"], npz["labels"], npz["split"]
 
-    speech, speech_lengths, rows = _speech_tables(("speech", *_MORE_SPEECH), languages)
+    voice_stems = _MORE_VOICES if more_voices else ()
+    speech, speech_lengths, rows = _speech_tables(("speech", *_MORE_SPEECH, *voice_stems), languages)
     real, real_lengths, real_rows = _speech_tables(("real_speech", *_MORE_REAL_SPEECH), languages)
     text_rows = _read_tsv(asset_path("xmr_digits", "texts.tsv"))
 
@@ -229,6 +253,7 @@ def load_xmr_digits(languages: str | tuple[str, ...] | list[str] = "en") -> XMRD
         speech_variant=np.array([r["variant"] for r in rows]),
         speech_split=np.array([r["split"] for r in rows]),
         speech_language=np.array([r.get("language", "en") for r in rows]),
+        speech_synthesizer=np.array([r.get("synthesizer", _ESPEAK) for r in rows]),
         real_speech=real,
         real_speech_lengths=real_lengths,
         real_speech_labels=np.array([int(r["label"]) for r in real_rows], dtype=np.int64),

@@ -156,6 +156,27 @@ _register(
 )
 _register(
     Asset(
+        name="xmr_digits_voices",
+        title=(
+            "XMR-Digits' extra training voices: 300 clips of the digits by Festival and Flite"
+            " (English, Italian, Russian)"
+        ),
+        files=(
+            _repo_file("speech.flac", "e732e77927629091c8387098124574be6a5b6d1cb51dec88d753d6b3bd4fd473", 2648130),
+            _repo_file("speech.tsv", "4b7061a4d2e4425e6ea9ce2942825baef9ef5c899c846e1f118af4ac9f8b9bb3", 31842),
+        ),
+        source=(
+            "synthesised with Debian festival 2.5.0 (voices festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts, "
+            "festvox-italp16k, festvox-itapc16k, festvox-ru) and flite 2.2 (kal16, awb, rms, slt)"
+        ),
+        licence="per clip, in speech.tsv: BSD-style (Festvox, CMU Flite, EST-2003) and GPL-2+ (the two Italian voices)",
+        citation="festival, flite",
+        subdir="xmr_digits_voices",
+        rebuild=_DATA_REBUILD.format(subdir="xmr_digits_voices"),
+    )
+)
+_register(
+    Asset(
         name="xmr_digits_video",
         title="XMR-Digits video: 630 clips of two moving MNIST digits in a row with their names spoken, as MP4",
         files=(
