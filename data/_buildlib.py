@@ -7,6 +7,7 @@ tool versions give the same bytes, so a rebuild reproduces the digests in ``SHA2
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -84,6 +85,11 @@ def peak_normalise(x: np.ndarray, peak: float = 0.9) -> np.ndarray:
     return x * (peak / top)
 
 
+def clean_clip(x: np.ndarray, rate: int) -> np.ndarray:
+    """A recorded or synthesised clip at ``rate`` Hz, resampled to 16 kHz, trimmed and peak-normalised."""
+    return peak_normalise(trim_silence(resample(x, rate), SAMPLE_RATE))
+
+
 def to_int16(x: np.ndarray) -> np.ndarray:
     """Float samples in [-1, 1] to 16-bit integers (rounded, clipped)."""
     return np.clip(np.round(np.asarray(x) * 32767.0), -32768, 32767).astype(np.int16)
@@ -134,3 +140,18 @@ def write_json(path: Path, obj: object) -> None:
     """Write JSON with sorted keys and a trailing newline, so the bytes are stable."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_clips(out: Path, stem: str, clips: list[np.ndarray], rows: list[dict]) -> list[Path]:
+    """Concatenate clips into ``stem.flac`` (16-bit) and write their table, with start and length, to ``stem.tsv``."""
+    samples = [to_int16(c) for c in clips]
+    start = 0
+    for row, s in zip(rows, samples, strict=True):
+        row["start"], row["length"] = start, len(s)
+        start += len(s)
+    write_flac(out / f"{stem}.flac", np.concatenate(samples))
+    with open(out / f"{stem}.tsv", "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return [out / f"{stem}.flac", out / f"{stem}.tsv"]

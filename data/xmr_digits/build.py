@@ -61,13 +61,10 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _buildlib import (
     SAMPLE_RATE,
-    peak_normalise,
-    resample,
-    to_int16,
-    trim_silence,
+    clean_clip,
     update_sha256sums,
     versions,
-    write_flac,
+    write_clips,
     write_json,
     write_npz,
 )
@@ -235,7 +232,7 @@ def synthesise(word: str, config: dict, workdir: Path) -> np.ndarray:
     ]
     subprocess.run(command, check=True, capture_output=True)
     x, rate = sf.read(wav, dtype="float64")
-    return peak_normalise(trim_silence(resample(x, rate), SAMPLE_RATE))
+    return clean_clip(x, rate)
 
 
 def prepare_recording(path: Path) -> np.ndarray:
@@ -243,7 +240,7 @@ def prepare_recording(path: Path) -> np.ndarray:
     x, rate = sf.read(path, dtype="float64")
     if x.ndim != 1:
         raise RuntimeError(f"{path} is expected to be mono")
-    return peak_normalise(trim_silence(resample(x, rate), SAMPLE_RATE))
+    return clean_clip(x, rate)
 
 
 def read_gsm(path: Path, workdir: Path) -> tuple[np.ndarray, int]:
@@ -259,7 +256,7 @@ def prepare_prompt(path: Path, workdir: Path) -> np.ndarray:
         x, rate = read_gsm(path, workdir)
         if x.ndim != 1:
             raise RuntimeError(f"{path} is expected to be mono")
-        return peak_normalise(trim_silence(resample(x, rate), SAMPLE_RATE))
+        return clean_clip(x, rate)
     return prepare_recording(path)
 
 
@@ -283,21 +280,6 @@ def real_speaker_clips(speakers: tuple[tuple[str, ...], ...]) -> tuple[list[np.n
                     }
                 )
     return clips, rows
-
-
-def write_clips(out: Path, stem: str, clips: list[np.ndarray], rows: list[dict]) -> list[Path]:
-    """Concatenate clips into ``stem.flac`` and write their table to ``stem.tsv``."""
-    samples = [to_int16(c) for c in clips]
-    start = 0
-    for row, s in zip(rows, samples, strict=True):
-        row["start"], row["length"] = start, len(s)
-        start += len(s)
-    write_flac(out / f"{stem}.flac", np.concatenate(samples))
-    with open(out / f"{stem}.tsv", "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return [out / f"{stem}.flac", out / f"{stem}.tsv"]
 
 
 def build_texts() -> list[dict]:

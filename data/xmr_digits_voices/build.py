@@ -36,7 +36,6 @@ silence before and after the word, scale to a peak of 0.9, round to 16 bits.
 from __future__ import annotations
 
 import argparse
-import csv
 import subprocess
 import sys
 import tempfile
@@ -48,13 +47,10 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _buildlib import (
     SAMPLE_RATE,
-    peak_normalise,
-    resample,
-    to_int16,
-    trim_silence,
+    clean_clip,
     update_sha256sums,
     versions,
-    write_flac,
+    write_clips,
     write_json,
 )
 
@@ -95,7 +91,7 @@ def synthesise(word: str, synthesizer: str, voice: str, rate: float, workdir: Pa
     x, sample_rate = sf.read(wav, dtype="float64")
     if x.ndim != 1:
         raise RuntimeError(f"{synthesizer} {voice} is expected to write mono audio")
-    return peak_normalise(trim_silence(resample(x, sample_rate), SAMPLE_RATE))
+    return clean_clip(x, sample_rate)
 
 
 def package_version(package: str) -> str:
@@ -103,21 +99,6 @@ def package_version(package: str) -> str:
     return subprocess.run(
         ["dpkg-query", "-W", "-f=${Version}", package], check=True, capture_output=True, text=True
     ).stdout
-
-
-def write_clips(out: Path, clips: list[np.ndarray], rows: list[dict]) -> list[Path]:
-    """Concatenate the clips into ``speech.flac`` and write their table to ``speech.tsv``."""
-    samples = [to_int16(c) for c in clips]
-    start = 0
-    for row, s in zip(rows, samples, strict=True):
-        row["start"], row["length"] = start, len(s)
-        start += len(s)
-    write_flac(out / "speech.flac", np.concatenate(samples))
-    with open(out / "speech.tsv", "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return [out / "speech.flac", out / "speech.tsv"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -145,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
                             "licence": licence,
                         }
                     )
-    written = write_clips(args.out, clips, rows)
+    written = write_clips(args.out, "speech", clips, rows)
     info = {
         "sample_rate": SAMPLE_RATE,
         "debian": {package: package_version(package) for package in PACKAGES},

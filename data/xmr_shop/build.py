@@ -76,10 +76,8 @@ from PIL import Image, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _buildlib import (
     SAMPLE_RATE,
-    peak_normalise,
-    resample,
+    clean_clip,
     to_int16,
-    trim_silence,
     update_sha256sums,
     versions,
     write_flac,
@@ -383,7 +381,7 @@ def synthesise(text: str, voice: str, speed: int, pitch: int, workdir: Path) -> 
     command = ["espeak-ng", "-z", "-w", str(wav), "-v", voice, "-s", str(speed), "-p", str(pitch), text]
     subprocess.run(command, check=True, capture_output=True)
     x, rate = sf.read(wav, dtype="float64")
-    return peak_normalise(trim_silence(resample(x, rate), SAMPLE_RATE))
+    return clean_clip(x, rate)
 
 
 def reference_speech(items: list[dict], workdir: Path) -> dict[str, np.ndarray]:
