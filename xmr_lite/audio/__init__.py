@@ -28,7 +28,8 @@ batch of shape (B, n_mels, frames). ``encoder.embed(x)`` returns (B, dimension) 
 The package's modules: ``common`` (option names and input checks), ``files`` (reading, writing,
 resampling), ``spectral`` (STFT), ``mel``, ``features`` (spectrograms to deltas) and
 ``encoders``, and for recognising spoken names ``dtw`` (dynamic time warping) and
-``recognizer`` (:class:`SpokenNameRecognizer`, chapter 11); every public name is
+``recognizer`` (:class:`SpokenNameRecognizer`, chapter 11), and ``pretrained``
+(:class:`SpeechEmbedding`, a speech encoder pretrained on real voices, chapters 6 and 9); every public name is
 importable from ``xmr_lite.audio`` itself.
 """
 
@@ -38,6 +39,7 @@ from xmr_lite.audio.encoders import AudioCNN, AudioGRU, DilatedConvEncoder
 from xmr_lite.audio.features import dct_matrix, deltas, melspectrogram, mfcc, power_to_db, spectrogram
 from xmr_lite.audio.files import add_noise, fix_length, load, resample, save
 from xmr_lite.audio.mel import hz_to_mel, mel_filterbank, mel_to_hz
+from xmr_lite.audio.pretrained import SPEECH_EMBEDDING_POOLINGS, SpeechEmbedding
 from xmr_lite.audio.recognizer import SpokenNameRecognizer
 from xmr_lite.audio.spectral import get_window, stft
 
@@ -45,10 +47,12 @@ __all__ = [
     "DTW_METRICS",
     "MEL_SCALES",
     "PAD_MODES",
+    "SPEECH_EMBEDDING_POOLINGS",
     "WINDOWS",
     "AudioCNN",
     "AudioGRU",
     "DilatedConvEncoder",
+    "SpeechEmbedding",
     "SpokenNameRecognizer",
     "add_noise",
     "dct_matrix",

@@ -11,11 +11,13 @@ Datasets: :func:`load_xmr_digits`, :func:`load_captioned_photos`, :func:`load_an
 :func:`load_xmr_digits_video` (MP4, chapter 7; decoded with :func:`decode_mp4`),
 :func:`load_xmr_shop_interactions` (simulated clicks on XMR-Shop, chapter 13),
 :func:`load_xmr_digits_teacher` (EfficientNet-Lite0's frozen embeddings of XMR-Digits images, chapter 14),
+:func:`load_xmr_digits_speech_embeddings` (the speech embedding of every XMR-Digits clip, chapters 6 and 9),
 :func:`load_xmr_shop_features` (cached EfficientNet-Lite0 features of its pictures, chapter 12).
 Pretrained (the files and weights; readers use the encoders of the modality modules, see
 the API page): :func:`load_glove_vectors` (readers: :func:`xmr_lite.text.load_glove`),
 :func:`load_minilm` (:class:`xmr_lite.text.MiniLMEncoder`), :func:`load_efficientnet_lite0`
-(:class:`xmr_lite.image.PretrainedImageEncoder`), :func:`imagenet_class_names`.
+(:class:`xmr_lite.image.PretrainedImageEncoder`), :func:`load_speech_embedding`
+(:class:`xmr_lite.audio.SpeechEmbedding`), :func:`imagenet_class_names`.
 Registry: :func:`verify`, :func:`asset_path`, :func:`data_dir`, :func:`download`,
 :func:`sha256_file`, :func:`clear_verification_cache`.
 """
@@ -49,6 +51,7 @@ from xmr_lite.data._pretrained import (
     load_efficientnet_lite0,
     load_glove_vectors,
     load_minilm,
+    load_speech_embedding,
 )
 from xmr_lite.data._registry import (
     DATA_DIR_ENV,
@@ -78,6 +81,11 @@ from xmr_lite.data._shop_features import (
     ShopPictureFeatures,
     load_xmr_shop_features,
 )
+from xmr_lite.data._speech_embedding import (
+    SPEECH_EMBEDDING_SETTINGS,
+    DigitSpeechEmbeddings,
+    load_xmr_digits_speech_embeddings,
+)
 from xmr_lite.data._teacher import TEACHER_DIMENSION, TeacherEmbeddings, load_xmr_digits_teacher
 from xmr_lite.data._video import VIDEO_SPLITS, DecodedVideo, XMRDigitsVideo, decode_mp4, load_xmr_digits_video
 
@@ -96,6 +104,7 @@ __all__ = [
     "SHOP_MODALITIES",
     "SHOP_PICTURE_POOLING",
     "SHOP_PICTURE_SIZE",
+    "SPEECH_EMBEDDING_SETTINGS",
     "SPLITS",
     "SPOKEN_LANGUAGES",
     "TEACHER_DIMENSION",
@@ -106,6 +115,7 @@ __all__ = [
     "DataFile",
     "DataIntegrityError",
     "DecodedVideo",
+    "DigitSpeechEmbeddings",
     "DownloadError",
     "FileCheck",
     "ShopInteractions",
@@ -128,8 +138,10 @@ __all__ = [
     "load_glove_vectors",
     "load_lee_corpus",
     "load_minilm",
+    "load_speech_embedding",
     "load_wordsim353",
     "load_xmr_digits",
+    "load_xmr_digits_speech_embeddings",
     "load_xmr_digits_teacher",
     "load_xmr_digits_video",
     "load_xmr_shop",

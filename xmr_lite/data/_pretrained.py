@@ -171,6 +171,47 @@ def load_efficientnet_lite0(device: str | torch.device | None = None) -> torch.n
     return model.eval().to(device)
 
 
+def load_speech_embedding(threads: int = 1) -> tuple[object, object]:
+    """Google's speech embedding as two ONNX Runtime sessions (chapters 6 and 9).
+
+    The data layer: it checks the two frozen ONNX files (``data/speech_embedding``) and opens
+    them. Readers use :class:`xmr_lite.audio.SpeechEmbedding`, which adds the padding, the
+    windows and the pooling.
+
+    The first session turns 16 kHz samples, shape (batch, samples) float32 scaled like 16-bit
+    integers, into log-mel frames (batch, 1, frames, 32), one every 10 ms. The second turns
+    windows of 76 such frames, (windows, 76, 32, 1), into (windows, 1, 1, 96) embeddings.
+
+    Parameters
+    ----------
+    threads : int, default 1
+        Threads ONNX Runtime may use within one operation.
+
+    Returns
+    -------
+    (melspectrogram, embedding) : tuple of onnxruntime.InferenceSession
+
+    Raises
+    ------
+    ValueError
+        If ``threads`` is not a positive int.
+    DataIntegrityError
+        If ``onnxruntime`` is missing or a file differs from its registered digest.
+    """
+    threads = check_int(threads, "threads")
+    _require_module("onnxruntime", "onnxruntime")
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    sessions = []
+    for name in ("melspectrogram.onnx", "embedding_model.onnx"):
+        path = asset_path("speech_embedding", name)
+        sessions.append(ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]))
+    return sessions[0], sessions[1]
+
+
 def imagenet_class_names(style: str = "clean") -> list[str]:
     """The 1,000 ImageNet-1k class names, index = class id (used in chapter 5).
 

@@ -177,6 +177,28 @@ _register(
 )
 _register(
     Asset(
+        name="speech_embedding",
+        title="Google's speech embedding (log-mel front end and 96-d embedding network) as ONNX, frozen",
+        files=(
+            _repo_file(
+                "melspectrogram.onnx", "ba2b0e0f8b7b875369a2c89cb13360ff53bac436f2895cced9f479fa65eb176f", 1087958
+            ),
+            _repo_file(
+                "embedding_model.onnx", "70d164290c1d095d1d4ee149bc5e00543250a7316b59f31d056cff7bd3075c1f", 1326578
+            ),
+        ),
+        source=(
+            "Google's speech_embedding (TensorFlow Hub google/speech_embedding/1), as re-implemented in ONNX by "
+            "openWakeWord; copied out of the PyPI wheel openwakeword-0.5.1-py3-none-any.whl"
+        ),
+        licence="Apache-2.0",
+        citation="lin2020training, openwakeword",
+        subdir="speech_embedding",
+        rebuild=_DATA_REBUILD.format(subdir="speech_embedding"),
+    )
+)
+_register(
+    Asset(
         name="xmr_digits_video",
         title="XMR-Digits video: 630 clips of two moving MNIST digits in a row with their names spoken, as MP4",
         files=(
