@@ -30,6 +30,13 @@ def test_rows_line_up_with_the_data_set(cached, digits):
     assert cached.real_speech.shape == (len(digits.real_speech), 96) == (81, 96)
     assert cached.speech.dtype == cached.real_speech.dtype == np.float32
     assert np.isfinite(cached.speech).all() and np.isfinite(cached.real_speech).all()
+    # the loader checks the rows against labels read from the tables alone: the same as the loaded data set's
+    from xmr_lite.data import _datasets
+
+    tables = ("speech", *_datasets._MORE_SPEECH, *_datasets._MORE_VOICES)
+    assert np.array_equal(_datasets._speech_labels(tables), digits.speech_labels)
+    real_tables = ("real_speech", *_datasets._MORE_REAL_SPEECH)
+    assert np.array_equal(_datasets._speech_labels(real_tables), digits.real_speech_labels)
     with pytest.raises(ValueError):
         cached.speech[0, 0] = 1.0  # read-only
 

@@ -85,6 +85,15 @@ def _speech_tables(
     return _pad_to(blocks), np.concatenate(lengths), rows
 
 
+def _speech_labels(stems: tuple[str | tuple[str, str], ...]) -> np.ndarray:
+    """The digit of every clip of the files ``stems`` (every language), from their tables alone."""
+    rows = []
+    for entry in stems:
+        subdir, stem = entry if isinstance(entry, tuple) else ("xmr_digits", entry)
+        rows += _read_tsv(asset_path(subdir, f"{stem}.tsv"))
+    return np.array([int(r["label"]) for r in rows], dtype=np.int64)
+
+
 def _check_languages(languages: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """``"all"``, one language code or a sequence of them, as a tuple in ``SPOKEN_LANGUAGES`` order."""
     if isinstance(languages, str):
