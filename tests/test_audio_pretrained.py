@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xmr_lite.data as xd
+from tests._data_helpers import corrupted_copy
 from xmr_lite.audio import SPEECH_EMBEDDING_POOLINGS, SpeechEmbedding
 
 pytest.importorskip("onnxruntime")  # in the `assets` extra, which the `test` extra installs
@@ -146,15 +147,7 @@ def test_bad_input_is_refused_with_the_argument_named(encoder):
 
 
 def test_an_altered_model_file_is_refused(tmp_path, monkeypatch):
-    import shutil
-
-    copy = tmp_path / "data"
-    (copy / "speech_embedding").mkdir(parents=True)
-    for name in ("melspectrogram.onnx", "embedding_model.onnx"):
-        shutil.copy(xd.asset_path("speech_embedding", name), copy / "speech_embedding" / name)
-    with open(copy / "speech_embedding" / "embedding_model.onnx", "r+b") as f:
-        f.seek(1000)
-        f.write(b"\x00\x01\x02\x03")
+    copy = corrupted_copy(tmp_path, "speech_embedding", "embedding_model.onnx", offset=1000)
     monkeypatch.setenv(xd.DATA_DIR_ENV, str(copy))
     xd.clear_verification_cache()
     try:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import inspect
-import shutil
 
 import numpy as np
 import pytest
 
 import xmr_lite.data as xd
+from tests._data_helpers import corrupted_copy
 from xmr_lite.audio import SpeechEmbedding
 from xmr_lite.data import _speech_embedding
 
@@ -59,12 +59,8 @@ def test_a_sample_of_rows_is_what_the_encoder_computes(cached, digits):
 
 
 def test_an_altered_file_is_refused(tmp_path, monkeypatch):
-    shutil.copytree(xd.data_dir() / "xmr_digits_speech_embedding", tmp_path / "xmr_digits_speech_embedding")
-    path = tmp_path / "xmr_digits_speech_embedding" / "embeddings.npz"
-    raw = bytearray(path.read_bytes())
-    raw[1000] ^= 0xFF
-    path.write_bytes(bytes(raw))
-    monkeypatch.setenv(xd.DATA_DIR_ENV, str(tmp_path))
+    copy = corrupted_copy(tmp_path, "xmr_digits_speech_embedding", "embeddings.npz", offset=1000)
+    monkeypatch.setenv(xd.DATA_DIR_ENV, str(copy))
     with pytest.raises(xd.DataIntegrityError, match=r"embeddings\.npz"):
         xd.load_xmr_digits_speech_embeddings()
 

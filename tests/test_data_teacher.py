@@ -1,12 +1,12 @@
 """The frozen EfficientNet-Lite0 embeddings of XMR-Digits images (xmr_lite.data, chapter 14)."""
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import xmr_lite.data as xd
+from tests._data_helpers import corrupted_copy
 from xmr_lite.data import _teacher
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -44,12 +44,7 @@ def test_embeddings_are_centred_principal_components_that_separate_digits(teache
 
 
 def test_an_altered_file_is_refused(tmp_path, monkeypatch):
-    shutil.copytree(DATA / "xmr_digits_teacher", tmp_path / "xmr_digits_teacher")
-    path = tmp_path / "xmr_digits_teacher" / "teacher.npz"
-    raw = bytearray(path.read_bytes())
-    raw[100] ^= 0xFF
-    path.write_bytes(bytes(raw))
-    monkeypatch.setenv(xd.DATA_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(xd.DATA_DIR_ENV, str(corrupted_copy(tmp_path, "xmr_digits_teacher", "teacher.npz")))
     with pytest.raises(xd.DataIntegrityError, match=r"teacher\.npz"):
         xd.load_xmr_digits_teacher()
 

@@ -9,7 +9,7 @@ then copy the printed digests into the registry (``xmr_lite/data/_registry.py``)
 What it is
 ----------
 The speech embedding of Lin et al. (2020), "Training keyword spotters with limited and
-synthesized speech data": a stack of convolutions that turns 76 frames (0.775 s) of a 32-band
+synthesized speech data": a stack of convolutions that turns 76 frames (12,512 samples, 0.782 s) of a 32-band
 log-mel spectrogram into a 96-d vector. Google trained it on a large corpus of real speech
 and published it on TensorFlow Hub (``google/speech_embedding``, Apache-2.0); the
 openWakeWord project re-implemented it as ONNX and ships it, with the log-mel front end that

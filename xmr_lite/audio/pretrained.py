@@ -3,9 +3,10 @@
 Google's speech embedding (Lin et al., ICASSP 2020) was trained on a large corpus of real
 speech to serve keyword spotters whose own training data are few or synthesised. It reads a
 32-band log-mel spectrogram (a frame of 512 samples every 10 ms, the top band near 3.8 kHz)
-in windows of 76 frames (0.775 s) and gives one 96-d vector per window. :class:`SpeechEmbedding` runs its
-two frozen ONNX files (see :func:`xmr_lite.data.load_speech_embedding`) with ONNX Runtime on
-the CPU, and pools each clip's windows into one vector.
+in windows of 76 frames (12,512 samples, 0.782 s) and gives one 96-d vector per window.
+:class:`SpeechEmbedding` runs its two frozen ONNX files (see
+:func:`xmr_lite.data.load_speech_embedding`) with ONNX Runtime on the CPU, and pools each
+clip's windows into one vector.
 """
 
 from __future__ import annotations
