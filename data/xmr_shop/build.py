@@ -9,7 +9,9 @@ Run from the repository root (a few minutes; needs npm, espeak-ng and cairosvg):
 then copy the printed digests into the registry in ``xmr_lite/data/_shop.py``. The script
 fetches three npm packages with ``npm pack`` (pinned versions, checked against their sha256
 below; ``--npm-dir`` reuses tarballs already downloaded) and reads them without installing
-them. The bytes are the same on every rebuild with the tool versions in ``build_info.json``.
+them. The bytes are the same on every rebuild with the tool versions in ``build_info.json``,
+except in ``reference_speech.npz``, whose float16 MFCC frames can differ by one rounding step
+on another processor (librosa computes them in float32 with the CPU's BLAS).
 
 Sources
 -------
