@@ -33,10 +33,8 @@ def test_rows_line_up_with_the_data_set(cached, digits):
     # the loader checks the rows against labels read from the tables alone: the same as the loaded data set's
     from xmr_lite.data import _datasets
 
-    tables = ("speech", *_datasets._MORE_SPEECH, *_datasets._MORE_VOICES)
-    assert np.array_equal(_datasets._speech_labels(tables), digits.speech_labels)
-    real_tables = ("real_speech", *_datasets._MORE_REAL_SPEECH)
-    assert np.array_equal(_datasets._speech_labels(real_tables), digits.real_speech_labels)
+    assert np.array_equal(_datasets._speech_labels(_datasets._speech_stems(more_voices=True)), digits.speech_labels)
+    assert np.array_equal(_datasets._speech_labels(_datasets._REAL_SPEECH_STEMS), digits.real_speech_labels)
     with pytest.raises(ValueError):
         cached.speech[0, 0] = 1.0  # read-only
 

@@ -32,6 +32,7 @@ _ENGLISH_SPEAKER = "Allison Smith"
 _MORE_SPEECH = ("speech_multilingual",)
 _MORE_REAL_SPEECH = ("real_speech_more", "real_speech_gpl")
 _MORE_VOICES = (("xmr_digits_voices", "speech"),)
+_REAL_SPEECH_STEMS = ("real_speech", *_MORE_REAL_SPEECH)
 _ESPEAK = "espeak-ng"
 
 
@@ -64,21 +65,27 @@ def _pad_to(clips: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.pad(c, ((0, 0), (0, width - c.shape[1]))) for c in clips])
 
 
+def _speech_stems(more_voices: bool) -> tuple[str | tuple[str, str], ...]:
+    """The files of the synthetic clips, in the order ``load_xmr_digits`` stacks them."""
+    return ("speech", *_MORE_SPEECH, *(_MORE_VOICES if more_voices else ()))
+
+
+def _speech_file(entry: str | tuple[str, str], suffix: str) -> Path:
+    """The ``.tsv`` or ``.flac`` file of a stem: a name in ``data/xmr_digits``, or a ``(subdir, stem)`` pair."""
+    subdir, stem = entry if isinstance(entry, tuple) else ("xmr_digits", entry)
+    return asset_path(subdir, f"{stem}{suffix}")
+
+
 def _speech_tables(
     stems: tuple[str | tuple[str, str], ...], languages: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray, list]:
-    """Clips, lengths and table rows of the files ``stems``, keeping rows in ``languages``.
-
-    A stem is a file name in ``data/xmr_digits``, or a ``(subdir, stem)`` pair for another folder.
-    """
+    """Clips, lengths and table rows of the files ``stems``, keeping rows in ``languages``."""
     blocks, lengths, rows = [], [], []
     for entry in stems:
-        subdir, stem = entry if isinstance(entry, tuple) else ("xmr_digits", entry)
-        table = _read_tsv(asset_path(subdir, f"{stem}.tsv"))
-        keep = [r for r in table if r.get("language", "en") in languages]
+        keep = [r for r in _read_tsv(_speech_file(entry, ".tsv")) if r.get("language", "en") in languages]
         if not keep:
             continue
-        clips, clip_lengths = _cut_clips(_read_audio(asset_path(subdir, f"{stem}.flac")), keep)
+        clips, clip_lengths = _cut_clips(_read_audio(_speech_file(entry, ".flac")), keep)
         blocks.append(clips)
         lengths.append(clip_lengths)
         rows += keep
@@ -87,11 +94,8 @@ def _speech_tables(
 
 def _speech_labels(stems: tuple[str | tuple[str, str], ...]) -> np.ndarray:
     """The digit of every clip of the files ``stems`` (every language), from their tables alone."""
-    rows = []
-    for entry in stems:
-        subdir, stem = entry if isinstance(entry, tuple) else ("xmr_digits", entry)
-        rows += _read_tsv(asset_path(subdir, f"{stem}.tsv"))
-    return np.array([int(r["label"]) for r in rows], dtype=np.int64)
+    rows = [row for entry in stems for row in _read_tsv(_speech_file(entry, ".tsv"))]
+    return np.array([int(row["label"]) for row in rows], dtype=np.int64)
 
 
 def _check_languages(languages: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -246,9 +250,8 @@ def load_xmr_digits(languages: str | tuple[str, ...] | list[str] = "en", more_vo
     with np.load(asset_path("xmr_digits", "images.npz"), allow_pickle=False) as npz:
         images, image_labels, image_split = npz["images"], npz["labels"], npz["split"]
 
-    voice_stems = _MORE_VOICES if more_voices else ()
-    speech, speech_lengths, rows = _speech_tables(("speech", *_MORE_SPEECH, *voice_stems), languages)
-    real, real_lengths, real_rows = _speech_tables(("real_speech", *_MORE_REAL_SPEECH), languages)
+    speech, speech_lengths, rows = _speech_tables(_speech_stems(bool(more_voices)), languages)
+    real, real_lengths, real_rows = _speech_tables(_REAL_SPEECH_STEMS, languages)
     text_rows = _read_tsv(asset_path("xmr_digits", "texts.tsv"))
 
     fields = dict(

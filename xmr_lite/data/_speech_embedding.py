@@ -95,15 +95,15 @@ def load_xmr_digits_speech_embeddings() -> DigitSpeechEmbeddings:
         If the file is missing, altered, or its arrays do not have the documented shapes or
         do not line up with XMR-Digits' labels.
     """
-    from xmr_lite.data._datasets import _MORE_REAL_SPEECH, _MORE_SPEECH, _MORE_VOICES, _speech_labels
+    from xmr_lite.data._datasets import _REAL_SPEECH_STEMS, _speech_labels, _speech_stems
 
     path = asset_path("xmr_digits_speech_embedding", "embeddings.npz")
     with np.load(path, allow_pickle=False) as npz:
         speech, real = npz["speech"].astype(np.float32), npz["real_speech"].astype(np.float32)
         speech_labels, real_labels = npz["speech_labels"], npz["real_speech_labels"]
     # the digits of load_xmr_digits(languages="all", more_voices=True), read from its tables without decoding the audio
-    expected_speech = _speech_labels(("speech", *_MORE_SPEECH, *_MORE_VOICES))
-    expected_real = _speech_labels(("real_speech", *_MORE_REAL_SPEECH))
+    expected_speech = _speech_labels(_speech_stems(more_voices=True))
+    expected_real = _speech_labels(_REAL_SPEECH_STEMS)
     _check_embeddings(speech, real, speech_labels, real_labels, expected_speech, expected_real)
     _readonly(speech, real)
     return DigitSpeechEmbeddings(speech, real)
