@@ -9,9 +9,7 @@ Run from the repository root (a few minutes; needs npm, espeak-ng and cairosvg):
 then copy the printed digests into the registry in ``xmr_lite/data/_shop.py``. The script
 fetches three npm packages with ``npm pack`` (pinned versions, checked against their sha256
 below; ``--npm-dir`` reuses tarballs already downloaded) and reads them without installing
-them. The bytes are the same on every rebuild with the tool versions in ``build_info.json``,
-except in ``reference_speech.npz``, whose float16 MFCC frames can differ by one rounding step
-on another processor (librosa computes them in float32 with the CPU's BLAS).
+them. The bytes are the same on every rebuild with the tool versions in ``build_info.json``.
 
 Sources
 -------
@@ -401,7 +399,12 @@ def reference_speech(items: list[dict], workdir: Path) -> dict[str, np.ndarray]:
             voice = REFERENCE_VOICES[lang]
             clip = synthesise(it[f"name_{lang}"], voice, REFERENCE_SPEED, REFERENCE_PITCH, workdir)
             wave = to_int16(clip).astype(np.float32) / 32768.0  # what a reader of speech.flac would hear
-            frames.append(librosa.feature.mfcc(y=wave, sr=SAMPLE_RATE, **REFERENCE_MFCC).astype(np.float16))
+            # in float64: in float32 the processor's BLAS kernels (they differ between CPUs) round
+            # differently in the last bit, which flips a fraction of the float16 values
+            mfcc = librosa.feature.mfcc(y=wave.astype(np.float64), sr=SAMPLE_RATE, **REFERENCE_MFCC)
+            # + 0 turns -0.0 into 0.0: in silent frames the higher coefficients are rounding noise
+            # around zero, whose sign also depends on the processor
+            frames.append(mfcc.astype(np.float16) + np.float16(0.0))
             rows.append((index, lang, f"{voice}/s{REFERENCE_SPEED}/p{REFERENCE_PITCH}"))
     return {
         "mfcc": np.concatenate(frames, axis=1),

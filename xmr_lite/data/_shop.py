@@ -47,7 +47,7 @@ _register(
             _repo_file("speech.flac", "b90fe0acec640362c54f8106ab097d4e51ed771029042b71ab3ab9bb9ee60a1f", 6347404),
             _repo_file("relevance.npz", "6250de979060734a00fe1e2667e51c1060897af0f5aaa0fc57e8aba3741a51f6", 35346),
             _repo_file(
-                "reference_speech.npz", "d4975365dfcb338a3d5e07c34831fcefbe09da5934edb8c175ae0604f41a3854", 6853615
+                "reference_speech.npz", "64f72da1d00556e51b8e4d5263b2819aaa06c91686ec22ee904417334d39c92f", 6852620
             ),
         ),
         source=(
