@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xmr_lite.data as xd
-from tests._data_helpers import corrupted_copy
+from tests._data_helpers import copy_of_data, flip_byte
 from xmr_lite.audio import SPEECH_EMBEDDING_POOLINGS, SpeechEmbedding
 
 pytest.importorskip("onnxruntime")  # in the `assets` extra, which the `test` extra installs
@@ -147,8 +147,8 @@ def test_bad_input_is_refused_with_the_argument_named(encoder):
 
 
 def test_an_altered_model_file_is_refused(tmp_path, monkeypatch):
-    copy = corrupted_copy(tmp_path, "speech_embedding", "embedding_model.onnx", offset=1000)
-    monkeypatch.setenv(xd.DATA_DIR_ENV, str(copy))
+    copy = copy_of_data(tmp_path, monkeypatch, "speech_embedding")
+    flip_byte(copy / "speech_embedding" / "embedding_model.onnx", 1000)
     xd.clear_verification_cache()
     try:
         with pytest.raises(xd.DataIntegrityError, match=r"embedding_model\.onnx"):

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xmr_lite.data as xd
+from tests._data_helpers import copy_of_data, flip_byte
 from xmr_lite.data import _registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,20 +34,6 @@ pytestmark = pytest.mark.usefixtures("fresh_data_cache")  # nothing verified, th
 @pytest.fixture(scope="module")
 def digits() -> xd.XMRDigits:
     return xd.load_xmr_digits()
-
-
-def copy_of_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *subdirs: str) -> Path:
-    """Copy some folders of ``data/`` to a temporary folder and point ``XMR_DATA_DIR`` at it."""
-    for subdir in subdirs:
-        shutil.copytree(DATA / subdir, tmp_path / subdir)
-    monkeypatch.setenv(xd.DATA_DIR_ENV, str(tmp_path))
-    return tmp_path
-
-
-def flip_byte(path: Path, offset: int) -> None:
-    raw = bytearray(path.read_bytes())
-    raw[offset] ^= 0xFF
-    path.write_bytes(bytes(raw))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import xmr_lite.data as xd
-from tests._data_helpers import corrupted_copy
+from tests._data_helpers import copy_of_data, flip_byte
 from xmr_lite.audio import SpeechEmbedding
 from xmr_lite.data import _speech_embedding
 
@@ -57,8 +57,8 @@ def test_a_sample_of_rows_is_what_the_encoder_computes(cached, digits):
 
 
 def test_an_altered_file_is_refused(tmp_path, monkeypatch):
-    copy = corrupted_copy(tmp_path, "xmr_digits_speech_embedding", "embeddings.npz", offset=1000)
-    monkeypatch.setenv(xd.DATA_DIR_ENV, str(copy))
+    copy = copy_of_data(tmp_path, monkeypatch, "xmr_digits_speech_embedding")
+    flip_byte(copy / "xmr_digits_speech_embedding" / "embeddings.npz", 1000)
     with pytest.raises(xd.DataIntegrityError, match=r"embeddings\.npz"):
         xd.load_xmr_digits_speech_embeddings()
 

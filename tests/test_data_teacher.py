@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import xmr_lite.data as xd
-from tests._data_helpers import corrupted_copy
+from tests._data_helpers import copy_of_data, flip_byte
 from xmr_lite.data import _teacher
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -44,7 +44,7 @@ def test_embeddings_are_centred_principal_components_that_separate_digits(teache
 
 
 def test_an_altered_file_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setenv(xd.DATA_DIR_ENV, str(corrupted_copy(tmp_path, "xmr_digits_teacher", "teacher.npz")))
+    flip_byte(copy_of_data(tmp_path, monkeypatch, "xmr_digits_teacher") / "xmr_digits_teacher" / "teacher.npz", 100)
     with pytest.raises(xd.DataIntegrityError, match=r"teacher\.npz"):
         xd.load_xmr_digits_teacher()
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 import xmr_lite.data as xd
+from tests._data_helpers import copy_of_data, flip_byte
 from xmr_lite.data import DataIntegrityError, load_xmr_digits, load_xmr_digits_video
 from xmr_lite.video import probe
 
@@ -105,12 +104,7 @@ def test_one_split_loads_alone():
 
 
 def test_an_altered_video_file_is_refused(tmp_path, monkeypatch):
-    copy = tmp_path / "xmr_digits_video"
-    shutil.copytree(xd.data_dir() / "xmr_digits_video", copy)
-    data = bytearray((copy / "val.mp4").read_bytes())
-    data[5000] ^= 0xFF
-    (copy / "val.mp4").write_bytes(bytes(data))
-    monkeypatch.setenv(xd.DATA_DIR_ENV, str(tmp_path))
+    flip_byte(copy_of_data(tmp_path, monkeypatch, "xmr_digits_video") / "xmr_digits_video" / "val.mp4", 5000)
     xd.clear_verification_cache()
     try:
         with pytest.raises(DataIntegrityError, match=r"val\.mp4"):

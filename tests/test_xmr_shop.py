@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xmr_lite.data as xd
+from tests._data_helpers import copy_of_data, flip_byte
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -28,9 +29,7 @@ def shop() -> xd.XMRShop:
 
 
 def copy_of_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(DATA / "xmr_shop", tmp_path / "xmr_shop")
-    monkeypatch.setenv(xd.DATA_DIR_ENV, str(tmp_path))
-    return tmp_path / "xmr_shop"
+    return copy_of_data(tmp_path, monkeypatch, "xmr_shop") / "xmr_shop"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -317,9 +316,7 @@ def test_shop_data_stays_small():
 def test_a_corrupted_file_raises_the_integrity_error(tmp_path, monkeypatch, filename):
     folder = copy_of_shop(tmp_path, monkeypatch)
     target = folder / filename
-    raw = bytearray(target.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF  # same size: only the digest can tell
-    target.write_bytes(bytes(raw))
+    flip_byte(target, target.stat().st_size // 2)  # same size: only the digest can tell
     with pytest.raises(xd.DataIntegrityError, match="sha256") as info:
         xd.load_xmr_shop()
     assert isinstance(info.value, ValueError)
